@@ -1,0 +1,1 @@
+"""Developer tooling for the order saga: the ``saga`` command and the embedded engine. Never deployed."""

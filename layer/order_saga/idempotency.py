@@ -1,0 +1,74 @@
+"""Powertools idempotency for the steps, built on first use rather than at import.
+
+A step decorated with ``@once_per_order`` runs its side effects once per order (and per compensation for
+the failure recorder): a replay within the TTL returns the stored result without touching the store or a
+provider. The store's conditional writes are the second line: they make a replay after the TTL, or after
+a crash between the write and the return, harmless too.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar, get_type_hints
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+from pydantic import BaseModel
+
+from order_saga.settings import settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+In = TypeVar("In", bound=BaseModel)
+Out = TypeVar("Out", bound=BaseModel)
+
+_configs: list[IdempotencyConfig] = []
+
+
+@functools.cache
+def persistence_layer() -> DynamoDBPersistenceLayer:
+    return DynamoDBPersistenceLayer(table_name=settings().idempotency_table_name)
+
+
+def use_lambda_context(context: LambdaContext) -> None:
+    """Let an in-progress record expire with the invocation's remaining time, as Lambda's would."""
+    for config in _configs:
+        config.register_lambda_context(context)
+
+
+def once_per_order(key: str = "order_id") -> Callable[[Callable[[In], Out]], Callable[[In], Out]]:
+    """Make ``step(order)`` idempotent on the JMESPath ``key`` of its input (snake_case field names).
+
+    The record key is ``<step name>#<hash of key>``: stable when modules move, distinct per step.
+    """
+
+    def decorate(step: Callable[[In], Out]) -> Callable[[In], Out]:
+        config = IdempotencyConfig(event_key_jmespath=key, raise_on_no_idempotency_key=True)
+        _configs.append(config)
+        # The step's return model (its annotation is a string under postponed evaluation).
+        serializer = PydanticSerializer(model=get_type_hints(step)["return"])
+
+        @functools.wraps(step)
+        def run(order: In) -> Out:
+            # Wrapping per call is cheap and picks up the (cached) persistence layer lazily.
+            config.expires_after_seconds = settings().idempotency_ttl_seconds
+            guarded = idempotent_function(
+                step,
+                data_keyword_argument="order",
+                persistence_store=persistence_layer(),
+                config=config,
+                output_serializer=serializer,
+                key_prefix=step.__name__,
+            )
+            result: Out = guarded(order=order)
+            return result
+
+        return run
+
+    return decorate

@@ -1,0 +1,316 @@
+"""Data access: the only module that talks to DynamoDB.
+
+One table holds the saga's data: an order item per order (``ORDER#<id>`` / ``ORDER``) and a stock item per
+SKU (``SKU#<sku>`` / ``STOCK``). Every write is conditional. When a condition fails the store raises
+``ConditionNotMet`` carrying the item as it is, so the step can tell a replay of its own write from a real
+conflict. AWS errors become domain errors here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, cast
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from order_saga.errors import ConditionNotMet, InventoryUnavailable, StoreUnavailable
+from order_saga.models import (
+    ALLOWED_FROM,
+    LineItem,
+    Order,
+    OrderRecord,
+    OrderStatus,
+    ReservationState,
+)
+from order_saga.settings import settings
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.client import DynamoDBClient
+
+_serialize = TypeSerializer().serialize
+_deserialize = TypeDeserializer().deserialize
+
+ORDER_SK = "ORDER"
+STOCK_SK = "STOCK"
+# Retries inside one invocation stay short: the state machine's Retry (with jitter) does the waiting.
+_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+_THROTTLED = {
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionConflictException",
+}
+
+
+def order_key(order_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": ORDER_SK}}
+
+
+def stock_key(sku: str) -> dict[str, Any]:
+    return {"pk": {"S": f"SKU#{sku}"}, "sk": {"S": STOCK_SK}}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _item(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _serialize(value) for name, value in values.items()}
+
+
+def _plain(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: _numbers_as_int(_deserialize(value)) for name, value in item.items()}
+
+
+def _numbers_as_int(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; every number the saga stores is an integer."""
+    if isinstance(value, Decimal):
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _numbers_as_int(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [_numbers_as_int(inner) for inner in value]
+    return value
+
+
+def _record(item: Mapping[str, Any] | None) -> OrderRecord | None:
+    return OrderRecord.model_validate(_plain(item)) if item else None
+
+
+def _status_condition(target: OrderStatus, values: dict[str, Any]) -> str:
+    """``#status IN (...)``: the statuses ``target`` may be reached from."""
+    names = []
+    for index, status in enumerate(sorted(ALLOWED_FROM[target])):
+        values[f":from{index}"] = {"S": status.value}
+        names.append(f":from{index}")
+    return f"#status IN ({', '.join(names)})"
+
+
+class SagaStore:
+    """The saga's table. Methods return domain models and raise domain errors."""
+
+    def __init__(self, table_name: str, client: DynamoDBClient) -> None:
+        self.table_name = table_name
+        self.client = client
+
+    # Orders ------------------------------------------------------------------------------------------
+
+    def get_order(self, order_id: str) -> OrderRecord | None:
+        response = self._call("get_item", TableName=self.table_name, Key=order_key(order_id), ConsistentRead=True)
+        return _record(response.get("Item"))
+
+    def put_new_order(self, order: Order) -> None:
+        """Write a new order; ``ConditionNotMet`` if one with this id exists."""
+        now = _now()
+        record = order.to_json() | {"createdAt": now, "updatedAt": now}
+        record.pop("payment")  # the token goes to the payment provider, never into the table
+        self._conditional(
+            "put_item",
+            order.order_id,
+            TableName=self.table_name,
+            Item=order_key(order.order_id) | _item(record),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def move_order(
+        self, order_id: str, to: OrderStatus, attributes: Mapping[str, Any] | None = None, *, absent: str = ""
+    ) -> None:
+        """Set the status (checked against ``ALLOWED_FROM``) and ``attributes`` in one write.
+
+        ``absent`` names an attribute that must not exist yet: how a refund is written at most once.
+        """
+        request = self._move(order_id, to, attributes or {})
+        if absent:
+            request["ConditionExpression"] += " AND attribute_not_exists(#absent)"
+            request["ExpressionAttributeNames"]["#absent"] = absent
+        self._conditional("update_item", order_id, **request)
+
+    # Inventory ---------------------------------------------------------------------------------------
+
+    def reserve(self, order_id: str, reservation_id: str, lines: Sequence[LineItem]) -> None:
+        """Take stock for every line and mark the order RESERVED, all in one transaction.
+
+        Raises ``InventoryUnavailable`` naming each SKU that is unknown or short, and ``ConditionNotMet``
+        when the order is no longer CREATED.
+        """
+        stock_updates = [
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": stock_key(line.sku),
+                    "UpdateExpression": "SET available = available - :qty",
+                    "ConditionExpression": "available >= :qty",
+                    "ExpressionAttributeValues": {":qty": {"N": str(line.quantity)}},
+                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                }
+            }
+            for line in lines
+        ]
+        order_update = self._move(
+            order_id,
+            OrderStatus.RESERVED,
+            {"reservationId": reservation_id, "reservationState": ReservationState.HELD.value},
+        )
+        reasons = self._transact([*stock_updates, {"Update": order_update}])
+        if reasons is None:
+            return
+        if _failed(reasons[-1]):
+            raise ConditionNotMet(_record(reasons[-1].get("Item")))
+        short = [self._shortage(line, reason) for line, reason in zip(lines, reasons, strict=False) if _failed(reason)]
+        raise InventoryUnavailable("Inventory unavailable: " + "; ".join(short))
+
+    def release(self, order_id: str, lines: Sequence[LineItem], to: OrderStatus) -> None:
+        """Give back exactly what the reservation took, once: the order's reservation must still be HELD."""
+        order_update = self._move(order_id, to, {"reservationState": ReservationState.RELEASED.value})
+        order_update["ConditionExpression"] += " AND reservationState = :held"
+        order_update["ExpressionAttributeValues"][":held"] = {"S": ReservationState.HELD.value}
+        stock_updates = [
+            {
+                "Update": {
+                    "TableName": self.table_name,
+                    "Key": stock_key(line.sku),
+                    "UpdateExpression": "SET available = available + :qty",
+                    "ConditionExpression": "attribute_exists(available)",
+                    "ExpressionAttributeValues": {":qty": {"N": str(line.quantity)}},
+                }
+            }
+            for line in lines
+        ]
+        reasons = self._transact([{"Update": order_update}, *stock_updates])
+        if reasons is not None:
+            raise ConditionNotMet(_record(reasons[0].get("Item")))
+
+    def ship(self, order_id: str, tracking_number: str) -> None:
+        """Mark the order SHIPPED; its reservation becomes stock that has left the warehouse."""
+        self.move_order(
+            order_id,
+            OrderStatus.SHIPPED,
+            {"trackingNumber": tracking_number, "reservationState": ReservationState.SHIPPED.value},
+        )
+
+    def stock(self, skus: Iterable[str] | None = None) -> dict[str, int]:
+        """Available units by SKU: the given SKUs, or every SKU in the table."""
+        if skus is not None:
+            keys = [stock_key(sku) for sku in dict.fromkeys(skus)]
+            items: list[dict[str, Any]] = []
+            for start in range(0, len(keys), 100):
+                request = {self.table_name: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
+                while request:
+                    response = self._call("batch_get_item", RequestItems=request)
+                    items.extend(response["Responses"].get(self.table_name, []))
+                    request = response.get("UnprocessedKeys") or {}
+        else:
+            items = self._scan(FilterExpression="sk = :stock", ExpressionAttributeValues={":stock": {"S": STOCK_SK}})
+        return {item["pk"]["S"].removeprefix("SKU#"): int(item["available"]["N"]) for item in items}
+
+    def put_stock(self, levels: Mapping[str, int]) -> None:
+        """Set the available units of each SKU (the seed)."""
+        for sku, available in levels.items():
+            self._call(
+                "put_item",
+                TableName=self.table_name,
+                Item=stock_key(sku) | {"available": {"N": str(available)}, "updatedAt": {"S": _now()}},
+            )
+
+    def orders(self) -> list[OrderRecord]:
+        items = self._scan(FilterExpression="sk = :order", ExpressionAttributeValues={":order": {"S": ORDER_SK}})
+        return [OrderRecord.model_validate(_plain(item)) for item in items]
+
+    # Plumbing ----------------------------------------------------------------------------------------
+
+    def _move(self, order_id: str, to: OrderStatus, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        names = {"#status": "status", "#updatedAt": "updatedAt"}
+        values: dict[str, Any] = {":to": {"S": to.value}, ":now": {"S": _now()}}
+        sets = ["#status = :to", "#updatedAt = :now"]
+        conditions = [_status_condition(to, values)]
+        for index, (name, value) in enumerate(attributes.items()):
+            names[f"#a{index}"] = name
+            values[f":a{index}"] = _serialize(value)
+            sets.append(f"#a{index} = :a{index}")
+        return {
+            "TableName": self.table_name,
+            "Key": order_key(order_id),
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ConditionExpression": " AND ".join(conditions),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+
+    def _conditional(self, operation: str, order_id: str, **request: Any) -> None:
+        request.setdefault("ReturnValuesOnConditionCheckFailure", "ALL_OLD")
+        try:
+            getattr(self.client, operation)(**request)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise _translate(exc) from exc
+            item = cast("Mapping[str, Any] | None", exc.response.get("Item"))
+            raise ConditionNotMet(_record(item) if item else self.get_order(order_id)) from None
+        except BotoCoreError as exc:
+            raise StoreUnavailable(f"DynamoDB unreachable: {exc}") from exc
+
+    def _transact(self, items: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """Run a transaction; ``None`` when it committed, else one cancellation reason per item."""
+        try:
+            self.client.transact_write_items(TransactItems=cast(Any, items))
+        except ClientError as exc:
+            reasons = exc.response.get("CancellationReasons")
+            if exc.response["Error"]["Code"] != "TransactionCanceledException" or not reasons:
+                raise _translate(exc) from exc
+            if not any(_failed(reason) for reason in reasons):
+                raise StoreUnavailable(f"DynamoDB cancelled the transaction: {exc}") from exc
+            return [dict(reason) for reason in reasons]
+        except BotoCoreError as exc:
+            raise StoreUnavailable(f"DynamoDB unreachable: {exc}") from exc
+        return None
+
+    def _call(self, operation: str, **request: Any) -> dict[str, Any]:
+        try:
+            return getattr(self.client, operation)(**request)  # type: ignore[no-any-return]
+        except ClientError as exc:
+            raise _translate(exc) from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailable(f"DynamoDB unreachable: {exc}") from exc
+
+    def _scan(self, **request: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        paginator = self.client.get_paginator("scan")
+        try:
+            for page in paginator.paginate(TableName=self.table_name, ConsistentRead=True, **request):
+                items.extend(page["Items"])
+        except ClientError as exc:
+            raise _translate(exc) from exc
+        return items
+
+    @staticmethod
+    def _shortage(line: LineItem, reason: Mapping[str, Any]) -> str:
+        item = reason.get("Item")
+        if not item:
+            return f"{line.sku} is unknown"
+        return f"{line.sku} has {item['available']['N']}, {line.quantity} wanted"
+
+
+def _failed(reason: Mapping[str, Any]) -> bool:
+    return reason.get("Code") == "ConditionalCheckFailed"
+
+
+def _translate(exc: ClientError) -> Exception:
+    code = exc.response["Error"]["Code"]
+    if code in _THROTTLED:
+        return StoreUnavailable(f"DynamoDB {code}: {exc.response['Error'].get('Message', '')}")
+    return exc
+
+
+@functools.cache
+def default_store() -> SagaStore:
+    """The store the handlers use, built on first use from the function's environment."""
+    client = boto3.client("dynamodb", config=_CLIENT_CONFIG)
+    return SagaStore(settings().saga_table_name, client)
