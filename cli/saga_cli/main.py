@@ -1,3 +1,259 @@
-import typer
+"""The ``saga`` command: run the order saga on the embedded engine, LocalStack or AWS, and look inside it."""
 
-app = typer.Typer()
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from saga_cli import views
+from saga_cli.engine import DEFAULT_CLOCK, SEED_FILE
+from saga_cli.runner import ExecutionResult, result_of, run_many
+from saga_cli.scenarios import SCENARIOS, InputError, Start, read_input, scenario_path
+from saga_cli.targets import ExecutionNotFound, Target, TargetError, TargetOptions, open_target
+
+app = typer.Typer(
+    help="Run the order saga: on the embedded engine by default, or on LocalStack/AWS.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+# Target options, shared by every command ----------------------------------------------------------------
+EndpointUrl = Annotated[
+    str | None,
+    typer.Option("--endpoint-url", help="LocalStack's URL, e.g. http://localhost:4566.", envvar="SAGA_ENDPOINT_URL"),
+]
+Region = Annotated[str | None, typer.Option("--region", help="AWS region of the deployed stack.")]
+Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile to use (drives the deployed stack).")]
+StackName = Annotated[str | None, typer.Option("--stack-name", help="Deployed stack's name (default order-saga).")]
+StateDir = Annotated[
+    Path, typer.Option("--state-dir", help="Where the embedded engine keeps its state.", envvar="SAGA_STATE_DIR")
+]
+DynamoEndpoint = Annotated[
+    str | None, typer.Option("--dynamodb-endpoint", help="Embedded engine: use this DynamoDB endpoint, not moto's.")
+]
+Clock = Annotated[
+    float, typer.Option("--clock", min=0.0, help="Embedded engine: scale of Retry waits (1.0 waits as AWS does).")
+]
+Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+def _options(
+    endpoint_url: str | None,
+    region: str | None,
+    profile: str | None,
+    stack_name: str | None,
+    state_dir: Path,
+    dynamodb_endpoint: str | None,
+    clock: float,
+) -> TargetOptions:
+    return TargetOptions(endpoint_url, region, profile, stack_name, state_dir, dynamodb_endpoint, clock)
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    typer.echo(f"saga: {message}", err=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def target_for(options: TargetOptions) -> Iterator[Target]:
+    """Open the target; every way it can fail becomes one line and an exit status, never a traceback."""
+    try:
+        with open_target(options) as target:
+            yield target
+    except typer.Exit:
+        raise
+    except (InputError, ExecutionNotFound) as exc:
+        raise fail(str(exc), 2) from None
+    except TargetError as exc:
+        raise fail(str(exc), 1) from None
+    except (ClientError, BotoCoreError) as exc:
+        raise fail(f"the target failed: {exc}", 1) from None
+    except Exception as exc:
+        if os.environ.get("SAGA_DEBUG"):
+            raise
+        raise fail(f"unexpected {type(exc).__name__}: {exc} (SAGA_DEBUG=1 shows the traceback)", 1) from None
+
+
+# Commands --------------------------------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    scenarios: Annotated[list[str] | None, typer.Argument(help=f"Scenarios: {', '.join(SCENARIOS)}.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Run every scenario.")] = False,
+    inputs: Annotated[list[Path] | None, typer.Option("--input", help="An execution input file (repeatable).")] = None,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Executions at once.")] = 1,
+    as_json: Json = False,
+    endpoint_url: EndpointUrl = None,
+    region: Region = None,
+    profile: Profile = None,
+    stack_name: StackName = None,
+    state_dir: StateDir = Path(".saga"),
+    dynamodb_endpoint: DynamoEndpoint = None,
+    clock: Clock = DEFAULT_CLOCK,
+) -> None:
+    """Start one execution per scenario or input file and wait for each to finish."""
+    try:
+        names = list(SCENARIOS) if all_ else list(scenarios or [])
+        starts = [read_input(scenario_path(name), name) for name in names]
+        starts += [read_input(path) for path in inputs or []]
+    except InputError as exc:
+        raise fail(str(exc), 2) from None
+    if not starts:
+        raise fail("nothing to run: name a scenario, --all or --input FILE", 2)
+    options = _options(endpoint_url, region, profile, stack_name, state_dir, dynamodb_endpoint, clock)
+    with target_for(options) as target:
+        printer = views.RunPrinter(as_json=as_json, concurrent=concurrency > 1)
+        with printer.progress() as on_state:
+            fresh = []
+            for start in starts:
+                existing = _existing(target, start)
+                if existing is None:
+                    fresh.append(start)
+                else:
+                    printer.exists(start, existing)
+            run_many(target, fresh, concurrency, printer.started, on_state, printer.finished)
+        if as_json:
+            typer.echo(json.dumps({"stock": target.store.stock()}))
+
+
+def _existing(target: Target, start: Start) -> ExecutionResult | None:
+    """An execution already holding this order's name: reported, never started again."""
+    try:
+        describe = target.describe(start.name)
+    except ExecutionNotFound:
+        return None
+    return result_of(target, describe, target.history(start.name), 0)
+
+
+@app.command()
+def describe(
+    execution: Annotated[str, typer.Argument(help="Execution name (the order id) or ARN.")],
+    as_json: Json = False,
+    endpoint_url: EndpointUrl = None,
+    region: Region = None,
+    profile: Profile = None,
+    stack_name: StackName = None,
+    state_dir: StateDir = Path(".saga"),
+    dynamodb_endpoint: DynamoEndpoint = None,
+    clock: Clock = DEFAULT_CLOCK,
+) -> None:
+    """Show an execution: status, output or error, the states it went through, and its order."""
+    options = _options(endpoint_url, region, profile, stack_name, state_dir, dynamodb_endpoint, clock)
+    with target_for(options) as target:
+        result = result_of(target, target.describe(execution), target.history(execution), 0)
+        views.describe(result, as_json)
+
+
+@app.command()
+def history(
+    execution: Annotated[str, typer.Argument(help="Execution name (the order id) or ARN.")],
+    as_json: Json = False,
+    endpoint_url: EndpointUrl = None,
+    region: Region = None,
+    profile: Profile = None,
+    stack_name: StackName = None,
+    state_dir: StateDir = Path(".saga"),
+    dynamodb_endpoint: DynamoEndpoint = None,
+    clock: Clock = DEFAULT_CLOCK,
+) -> None:
+    """The execution's events: each state transition with its time, input or output, and errors."""
+    options = _options(endpoint_url, region, profile, stack_name, state_dir, dynamodb_endpoint, clock)
+    with target_for(options) as target:
+        views.history(target.history(execution), as_json)
+
+
+@app.command()
+def stock(
+    as_json: Json = False,
+    endpoint_url: EndpointUrl = None,
+    region: Region = None,
+    profile: Profile = None,
+    stack_name: StackName = None,
+    state_dir: StateDir = Path(".saga"),
+    dynamodb_endpoint: DynamoEndpoint = None,
+    clock: Clock = DEFAULT_CLOCK,
+) -> None:
+    """Available units of every SKU."""
+    options = _options(endpoint_url, region, profile, stack_name, state_dir, dynamodb_endpoint, clock)
+    with target_for(options) as target:
+        views.stock(target.store.stock(), as_json)
+
+
+@app.command()
+def seed(
+    file: Annotated[Path, typer.Option("--file", help="SKU -> available units, as JSON.")] = SEED_FILE,
+    endpoint_url: EndpointUrl = None,
+    region: Region = None,
+    profile: Profile = None,
+    stack_name: StackName = None,
+    state_dir: StateDir = Path(".saga"),
+    dynamodb_endpoint: DynamoEndpoint = None,
+    clock: Clock = DEFAULT_CLOCK,
+) -> None:
+    """Load the inventory seed into the target's table (sets each SKU's available units)."""
+    levels = read_seed(file)
+    options = _options(endpoint_url, region, profile, stack_name, state_dir, dynamodb_endpoint, clock)
+    with target_for(options) as target:
+        target.store.put_stock(levels)
+        typer.echo(f"Seeded {len(levels)} SKUs into {target.store.table_name} ({target.kind}).")
+
+
+def read_seed(path: Path) -> dict[str, int]:
+    """A seed file: a JSON object of SKU -> non-negative integer."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}", 2) from None
+    except json.JSONDecodeError as exc:
+        raise fail(f"{path} is not JSON: {exc.msg} at line {exc.lineno}", 2) from None
+    from order_saga.models import LineItem  # noqa: PLC0415
+
+    ok = isinstance(data, dict) and all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in data.values()
+    )
+    bad_sku = [sku for sku in data if not _valid_sku(sku, LineItem)] if isinstance(data, dict) else []
+    if not ok or bad_sku:
+        raise fail(f"{path} must map SKUs to non-negative integers{': bad SKU ' + bad_sku[0] if bad_sku else ''}", 2)
+    levels: dict[str, int] = data
+    return levels
+
+
+def _valid_sku(sku: str, model: Any) -> bool:
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    try:
+        model(sku=sku, quantity=1, unit_price=0)
+    except ValidationError:
+        return False
+    return True
+
+
+@app.command()
+def reset(
+    state_dir: StateDir = Path(".saga"),
+) -> None:
+    """Forget the embedded engine's executions and stock (the next command starts from the seed)."""
+    if state_dir.exists():
+        if not (state_dir / "tables.json").exists() and not (state_dir / "executions").exists():
+            raise fail(f"{state_dir} does not look like a saga state folder; not removing it", 2)
+        shutil.rmtree(state_dir)
+    typer.echo(f"Reset {state_dir}: the next run starts from the seed.")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -42,6 +42,8 @@ class Function:
     code_uri: Path
     handler: str
     environment: dict[str, Any] = field(default_factory=dict)
+    timeout_seconds: int = 3
+    memory_mb: int = 128
 
     @property
     def source(self) -> Path:
@@ -112,7 +114,15 @@ def parse(text: str, root: Path = ROOT) -> SagaTemplate:
             )
         elif kind == "AWS::Serverless::Function":
             env = dict(global_env) | props.get("Environment", {}).get("Variables", {})
-            functions[logical_id] = Function(logical_id, root / props["CodeUri"], props["Handler"], env)
+            settings = global_fn | props  # SAM's defaults: 3 s, 128 MB
+            functions[logical_id] = Function(
+                logical_id,
+                root / props["CodeUri"],
+                props["Handler"],
+                env,
+                int(settings.get("Timeout", 3)),
+                int(settings.get("MemorySize", 128)),
+            )
         elif kind == "AWS::Serverless::LayerVersion":
             layer_dirs.append(root / props["ContentUri"])
         elif kind == "AWS::Serverless::StateMachine":

@@ -167,6 +167,8 @@ class ReservedOrder(Order):
 
 class ChargedOrder(ReservedOrder):
     payment_id: str
+    # Once charged, the token's work is done: later states and the execution's output don't carry it.
+    payment: Payment | None = Field(default=None, exclude=True)  # type: ignore[assignment]
 
 
 class ShippedOrder(ChargedOrder):
@@ -182,6 +184,7 @@ class CompensatedOrder(ReservedOrder):
 
     payment_id: str | None = None
     refund_id: str | None = None
+    payment: Payment | None = Field(default=None, exclude=True)  # type: ignore[assignment]
 
 
 class StepError(BaseModel):

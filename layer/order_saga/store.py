@@ -107,6 +107,12 @@ class SagaStore:
         response = self._call("get_item", TableName=self.table_name, Key=order_key(order_id), ConsistentRead=True)
         return _record(response.get("Item"))
 
+    def order_item(self, order_id: str) -> dict[str, Any] | None:
+        """The order item as stored, keys left out: what an operator would see in the console."""
+        response = self._call("get_item", TableName=self.table_name, Key=order_key(order_id), ConsistentRead=True)
+        item = response.get("Item")
+        return {k: v for k, v in _plain(item).items() if k not in ("pk", "sk")} if item else None
+
     def put_new_order(self, order: Order) -> None:
         """Write a new order; ``ConditionNotMet`` if one with this id exists."""
         now = _now()

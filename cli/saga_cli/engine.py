@@ -1,0 +1,307 @@
+"""The embedded engine: the real ASL on moto's Step Functions interpreter, the real handlers in-process.
+
+moto executes the definition; every Lambda task ends in one module-level function of its interpreter,
+``lambda_eval_utils._invoke_lambda_function``. We replace that function with ``InProcessLambda``, which
+calls the template's handler with a Lambda context and reports a raised exception as Lambda does
+(``FunctionError`` with ``errorType`` = the class name), so ``Catch``/``Retry`` see the same names as on
+AWS. This is private API of moto, pinned exactly in pyproject.toml; ``tests/test_engine_hook.py`` fails
+loudly if it moves.
+
+Everything comes from ``template.yaml``: tables, function ARNs -> handler files, the environment, and the
+definition's substitutions. State survives between commands in a folder (``.saga/`` by default): the
+tables are snapshotted there, and every finished execution is archived with its history.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import types
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+from unittest import mock
+
+import boto3
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID  # type: ignore[attr-defined]
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+from order_saga.store import SagaStore
+from saga_cli.functions import LambdaContext, load_handler, reset_clients
+from saga_cli.template import ROOT, Function, SagaTemplate, TemplateError, load
+
+REGION = "eu-west-2"
+STATE_MACHINE_NAME = "order-saga"
+#: Local runs sleep 1/1000 of each Retry interval; 1.0 waits as long as AWS would.
+DEFAULT_CLOCK = 0.001
+SEED_FILE = ROOT / "data" / "inventory.json"
+_MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+# The interpreter logs every Fail state at ERROR: that is the saga working, not an engine fault.
+_QUIET_LOGGERS = ("moto.stepfunctions.parser",)
+
+
+def function_arn(logical_id: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{DEFAULT_ACCOUNT_ID}:function:{logical_id}"
+
+
+def table_name(logical_id: str) -> str:
+    return f"{STATE_MACHINE_NAME}-{logical_id}"
+
+
+def render_definition(template: SagaTemplate) -> str:
+    """The ASL text with each ``${Name}`` replaced by the ARN of the function it names."""
+    text = template.definition_path.read_text(encoding="utf-8")
+    for name, (logical_id, _attribute) in template.substitutions.items():
+        text = text.replace("${" + name + "}", function_arn(logical_id))
+    return text
+
+
+#: Called before and after each in-process invocation; a fault injector may raise or change the result.
+InvocationHook = Callable[["Invocation"], None]
+
+
+@dataclass
+class Invocation:
+    function: Function
+    event: dict[str, Any]
+    attempt: int
+    result: Any = None
+    error: BaseException | None = None
+
+
+@dataclass
+class InProcessLambda:
+    """Stands in for Lambda's Invoke API inside moto's interpreter."""
+
+    functions: dict[str, Function]
+    before: list[InvocationHook] = field(default_factory=list)
+    after: list[InvocationHook] = field(default_factory=list)
+    calls: list[Invocation] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, parameters: dict[str, Any], region: str, state_credentials: Any) -> dict[str, Any]:
+        function = self.functions.get(parameters["FunctionName"])
+        if function is None:
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "ResourceNotFoundException",
+                        "Message": f"No function {parameters['FunctionName']}",
+                    }
+                },
+                "Invoke",
+            )
+        payload = parameters.get("Payload")
+        event = json.loads(payload) if payload else {}
+        with self._lock:
+            attempt = 1 + sum(1 for c in self.calls if c.function is function and c.event == event)
+            invocation = Invocation(function, event, attempt)
+            self.calls.append(invocation)
+        try:
+            for hook in self.before:
+                hook(invocation)
+            context = LambdaContext(
+                function.logical_id,
+                function.timeout_seconds,
+                function.memory_mb,
+                invoked_function_arn=function_arn(function.logical_id),
+            )
+            # A round trip through JSON, as Lambda's payload takes.
+            invocation.result = json.loads(json.dumps(load_handler(function)(json.loads(payload or "{}"), context)))
+            for hook in self.after:
+                hook(invocation)
+        except ClientError:
+            raise  # an Invoke API error (throttling, service fault): Lambda.<Code> in the state machine
+        except Exception as exc:
+            invocation.error = exc
+            return {
+                "StatusCode": 200,
+                "FunctionError": "Unhandled",
+                "Payload": {"errorType": type(exc).__name__, "errorMessage": str(exc)},
+            }
+        return {"StatusCode": 200, "Payload": invocation.result}
+
+
+class ScaledClock(types.SimpleNamespace):
+    """Replaces the ``time`` module inside moto's retrier, so Retry waits are scaled, not skipped."""
+
+    def __init__(self, factor: float) -> None:
+        super().__init__()
+        self.factor = factor
+        self.waits: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        time.sleep(seconds * self.factor)
+
+
+class EngineError(Exception):
+    """The embedded engine cannot start."""
+
+
+@dataclass
+class EmbeddedEngine:
+    """A moto Step Functions + DynamoDB world holding the saga, with its state kept in ``state_dir``."""
+
+    state_dir: Path
+    clock: float = DEFAULT_CLOCK
+    dynamodb_endpoint: str | None = None
+    template: SagaTemplate = field(default_factory=load)
+    lambda_: InProcessLambda = field(init=False)
+    scaled_clock: ScaledClock = field(init=False)
+    state_machine_arn: str = field(init=False)
+    _stack: ExitStack = field(init=False, default_factory=ExitStack)
+
+    # Lifecycle ---------------------------------------------------------------------------------------
+
+    def __enter__(self) -> EmbeddedEngine:
+        try:
+            self._start()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self.save_tables()
+        finally:
+            self._stack.close()
+            reset_clients()
+
+    def _start(self) -> None:
+        for name in _QUIET_LOGGERS:
+            import logging  # noqa: PLC0415
+
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.state_dir / "executions").mkdir(exist_ok=True)
+        environment = self._environment()
+        self._stack.enter_context(_environ(environment))
+        self._stack.enter_context(mock_aws(config=cast(Any, _MOTO_CONFIG)))
+        self.lambda_ = InProcessLambda({function_arn(f): spec for f, spec in self.template.functions.items()})
+        self.scaled_clock = ScaledClock(self.clock)
+        self._stack.enter_context(mock.patch.object(lambda_eval_utils, "_invoke_lambda_function", self.lambda_))
+        self._stack.enter_context(mock.patch.object(retrier_decl, "time", self.scaled_clock))
+        reset_clients()
+        self._create_tables()
+        sfn = self.client("stepfunctions")
+        self.state_machine_arn = sfn.create_state_machine(
+            name=STATE_MACHINE_NAME,
+            definition=render_definition(self.template),
+            roleArn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/{STATE_MACHINE_NAME}",
+            type="STANDARD",
+        )["stateMachineArn"]
+
+    def _environment(self) -> dict[str, str]:
+        """The functions' environment. One process hosts them all, so it must be the same for each."""
+        refs = {logical_id: table_name(logical_id) for logical_id in self.template.tables}
+        environments = {f: self.template.environment(f, refs) for f in self.template.functions}
+        distinct = {json.dumps(env, sort_keys=True) for env in environments.values()}
+        if len(distinct) != 1:
+            raise TemplateError("the embedded engine needs every function to have the same environment")
+        environment = next(iter(environments.values()))
+        environment |= {
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+        }
+        if "AWS_ACCESS_KEY_ID" not in os.environ:
+            environment |= {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+        if self.dynamodb_endpoint:
+            environment["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint
+        return environment
+
+    def client(self, service: str) -> Any:
+        endpoint = self.dynamodb_endpoint if service == "dynamodb" else None
+        return boto3.client(service, region_name=REGION, endpoint_url=endpoint)  # type: ignore[call-overload]
+
+    # Tables ------------------------------------------------------------------------------------------
+
+    @property
+    def _snapshot_path(self) -> Path:
+        return self.state_dir / "tables.json"
+
+    def _create_tables(self) -> None:
+        client = self.client("dynamodb")
+        try:
+            existing = set(client.list_tables()["TableNames"])
+        except Exception as exc:
+            raise EngineError(f"DynamoDB endpoint {self.dynamodb_endpoint} does not answer: {exc}") from exc
+        for logical_id, table in self.template.tables.items():
+            name = table_name(logical_id)
+            if name in existing:
+                continue
+            client.create_table(**table.create_table_request(name))
+            if table.ttl_attribute:
+                client.update_time_to_live(
+                    TableName=name,
+                    TimeToLiveSpecification={"AttributeName": table.ttl_attribute, "Enabled": True},
+                )
+        if self.dynamodb_endpoint is None and self._snapshot_path.exists():
+            for name, items in json.loads(self._snapshot_path.read_text()).items():
+                for item in items:
+                    client.put_item(TableName=name, Item=item)
+        elif table_name("SagaTable") not in existing:
+            # A fresh store starts from the repository's seed, as a deployed one does after `saga seed`.
+            SagaStore(table_name("SagaTable"), client).put_stock(json.loads(SEED_FILE.read_text()))
+
+    def save_tables(self) -> None:
+        """Keep the in-process tables for the next command (an external endpoint keeps its own)."""
+        if self.dynamodb_endpoint is not None or not hasattr(self, "state_machine_arn"):
+            return
+        client = self.client("dynamodb")
+        snapshot = {}
+        for logical_id in self.template.tables:
+            name = table_name(logical_id)
+            items = []
+            for page in client.get_paginator("scan").paginate(TableName=name):
+                items.extend(page["Items"])
+            snapshot[name] = items
+        _write_json(self._snapshot_path, snapshot)
+
+    # Executions kept between commands -------------------------------------------------------------------
+
+    def archive(self, describe: dict[str, Any], history: list[dict[str, Any]]) -> None:
+        _write_json(self._archive_path(describe["name"]), {"describe": describe, "history": history})
+
+    def archived(self, name: str) -> dict[str, Any] | None:
+        path = self._archive_path(name)
+        if not path.exists():
+            return None
+        data: dict[str, Any] = json.loads(path.read_text())
+        return data
+
+    def archived_names(self) -> list[str]:
+        folder = self.state_dir / "executions"
+        files = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime)
+        return [path.stem for path in files]
+
+    def _archive_path(self, name: str) -> Path:
+        return self.state_dir / "executions" / f"{name}.json"
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, default=_json_default), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+@contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    with mock.patch.dict(os.environ, values):
+        yield

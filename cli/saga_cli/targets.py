@@ -1,0 +1,178 @@
+"""Where the saga runs: the embedded engine, LocalStack or AWS, behind one interface over boto3's
+Step Functions and DynamoDB clients, so every command takes the same code path on all three.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from order_saga.store import SagaStore
+from saga_cli.engine import DEFAULT_CLOCK, EmbeddedEngine, EngineError, table_name
+
+LOCALSTACK_REGION = "us-east-1"
+DEFAULT_STACK = "order-saga"
+
+
+class TargetError(Exception):
+    """The engine or endpoint cannot be used (exit status 1)."""
+
+
+class ExecutionNotFound(Exception):
+    """No execution by that name or ARN (exit status 2: the argument is wrong)."""
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    endpoint_url: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    stack_name: str | None = None
+    state_dir: Path = Path(".saga")
+    dynamodb_endpoint: str | None = None
+    clock: float = DEFAULT_CLOCK
+
+    @property
+    def remote(self) -> bool:
+        return bool(self.endpoint_url or self.profile or self.stack_name)
+
+
+@dataclass
+class Target:
+    kind: str
+    sfn: Any
+    store: SagaStore
+    state_machine_arn: str
+    engine: EmbeddedEngine | None = None
+    poll_seconds: float = 1.0
+    idempotency_table: str | None = None
+    _live: set[str] = field(default_factory=set)
+
+    def execution_arn(self, name_or_arn: str) -> str:
+        if name_or_arn.startswith("arn:"):
+            return name_or_arn
+        prefix = self.state_machine_arn.replace(":stateMachine:", ":execution:", 1)
+        return f"{prefix}:{name_or_arn}"
+
+    def start(self, name: str, payload: str) -> str:
+        if self.engine is not None and self.engine.archived(name) is not None:
+            # Step Functions keeps closed executions: the same name again is refused, as here.
+            raise ClientError(
+                {"Error": {"Code": "ExecutionAlreadyExists", "Message": f"Execution already exists: '{name}'"}},
+                "StartExecution",
+            )
+        arn: str = self.sfn.start_execution(stateMachineArn=self.state_machine_arn, name=name, input=payload)[
+            "executionArn"
+        ]
+        self._live.add(arn)
+        return arn
+
+    def describe(self, name_or_arn: str) -> dict[str, Any]:
+        arn = self.execution_arn(name_or_arn)
+        archived = self._archived(arn)
+        if archived is not None:
+            describe: dict[str, Any] = archived["describe"]
+            return describe
+        try:
+            response: dict[str, Any] = self.sfn.describe_execution(executionArn=arn)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in ("ExecutionDoesNotExist", "InvalidArn", "ResourceNotFound"):
+                raise ExecutionNotFound(f"no execution {name_or_arn}") from None
+            raise
+        return response
+
+    def history(self, name_or_arn: str) -> list[dict[str, Any]]:
+        arn = self.execution_arn(name_or_arn)
+        archived = self._archived(arn)
+        if archived is not None:
+            events: list[dict[str, Any]] = archived["history"]
+            return events
+        self.describe(arn)  # a clear "no execution" before paging
+        events = []
+        for page in self.sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+            events.extend(page["events"])
+        return events
+
+    def finished(self, arn: str, describe: dict[str, Any], history: list[dict[str, Any]]) -> None:
+        """Keep a finished execution for later commands (the embedded engine forgets it at exit)."""
+        if self.engine is not None and arn in self._live:
+            self.engine.archive(_jsonable(describe), _jsonable(history))
+
+    def _archived(self, arn: str) -> dict[str, Any] | None:
+        if self.engine is None or arn in self._live:
+            return None
+        return self.engine.archived(arn.rsplit(":", 1)[-1])
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v)))
+
+
+@contextmanager
+def open_target(options: TargetOptions) -> Iterator[Target]:
+    """Connect to the target the options name: a deployed stack when remote, else the embedded engine."""
+    if options.remote:
+        yield _remote(options)
+        return
+    try:
+        engine = EmbeddedEngine(options.state_dir, options.clock, options.dynamodb_endpoint)
+        with engine:
+            store = SagaStore(table_name("SagaTable"), engine.client("dynamodb"))
+            yield Target(
+                "embedded",
+                engine.client("stepfunctions"),
+                store,
+                engine.state_machine_arn,
+                engine,
+                poll_seconds=0.005,
+                idempotency_table=table_name("IdempotencyTable"),
+            )
+    except EngineError as exc:
+        raise TargetError(str(exc)) from exc
+
+
+def _remote(options: TargetOptions) -> Target:
+    localstack = options.endpoint_url is not None
+    region = options.region or (LOCALSTACK_REGION if localstack else None)
+    session = boto3.Session(profile_name=options.profile, region_name=region)
+    credentials: dict[str, str] = {}
+    if localstack and session.get_credentials() is None:
+        credentials = {"aws_access_key_id": "test", "aws_secret_access_key": "test"}  # LocalStack takes any
+    if session.region_name is None:
+        raise TargetError("no AWS region: pass --region or set one in your AWS profile")
+
+    def client(service: str) -> Any:
+        return session.client(service, endpoint_url=options.endpoint_url, **credentials)  # type: ignore[call-overload]
+
+    stack = options.stack_name or DEFAULT_STACK
+    where = options.endpoint_url or f"AWS ({session.region_name})"
+    try:
+        stacks = client("cloudformation").describe_stacks(StackName=stack)["Stacks"]
+    except ClientError as exc:
+        message = exc.response["Error"].get("Message", "")
+        if "does not exist" in message:
+            raise TargetError(f"stack {stack} is not deployed at {where}: run sam deploy first") from None
+        raise TargetError(f"cannot read stack {stack} at {where}: {message}") from None
+    except BotoCoreError as exc:
+        raise TargetError(f"cannot reach {where}: {exc}") from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    missing = {"StateMachineArn", "SagaTableName"} - outputs.keys()
+    if missing:
+        raise TargetError(f"stack {stack} lacks outputs {', '.join(sorted(missing))}: is it order-saga?")
+    store = SagaStore(outputs["SagaTableName"], client("dynamodb"))
+    kind = "localstack" if localstack else "aws"
+    return Target(
+        kind,
+        client("stepfunctions"),
+        store,
+        outputs["StateMachineArn"],
+        poll_seconds=0.25 if localstack else 1.0,
+        idempotency_table=outputs.get("IdempotencyTableName"),
+    )

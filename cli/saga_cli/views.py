@@ -1,0 +1,162 @@
+"""How the ``saga`` command prints: the contract's lines, JSON lines, a live status on a terminal."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from saga_cli.runner import ExecutionResult, OnState
+from saga_cli.scenarios import Start
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class RunPrinter:
+    """Prints each execution as the contract says; progress goes to stderr so stdout stays parseable."""
+
+    def __init__(self, *, as_json: bool, concurrent: bool) -> None:
+        self.as_json = as_json
+        self.concurrent = concurrent
+        self._lock = threading.Lock()
+        self._labels: dict[str, str] = {}
+        self._err = Console(stderr=True)
+
+    def started(self, start: Start, arn: str) -> None:
+        self._labels[start.name] = start.label
+        if self.as_json or self.concurrent:
+            return  # printed whole when it ends, so lines of concurrent runs don't interleave
+        with self._lock:
+            typer.echo(f"Scenario: {start.label}" if start.label in _scenario_names() else f"Input: {start.label}")
+            typer.echo(f"Started: {arn}")
+
+    def finished(self, result: ExecutionResult) -> None:
+        with self._lock:
+            if self.as_json:
+                typer.echo(_compact(result.to_json()))
+                return
+            if self.concurrent:
+                typer.echo(f"Started: {result.execution_arn}")
+            self._outcome(result)
+
+    def exists(self, start: Start, result: ExecutionResult) -> None:
+        """The order already has an execution: say so, show it, start nothing."""
+        with self._lock:
+            if self.as_json:
+                typer.echo(_compact(result.to_json() | {"alreadyExists": True}))
+                return
+            typer.echo(f"Exists: {result.execution_arn} (order {start.name} already has an execution; nothing started)")
+            self._outcome(result)
+
+    def _outcome(self, result: ExecutionResult) -> None:
+        typer.echo(f"Status: {result.status}")
+        if result.status == "SUCCEEDED":
+            typer.echo(f"Output: {_compact(result.output)}")
+        else:
+            typer.echo(f"Error: {result.error}")
+            typer.echo(f"Cause: {result.cause}")
+        typer.echo("")
+
+    @contextmanager
+    def progress(self) -> Iterator[OnState | None]:
+        """A live status line on a terminal, plain lines otherwise, nothing with --json."""
+        if self.as_json:
+            yield None
+            return
+        if not self._err.is_terminal:
+
+            def line(name: str, state: str) -> None:
+                with self._lock:
+                    print(f"  {self._labels.get(name, name)}: {state}", file=sys.stderr, flush=True)
+
+            yield line
+            return
+        with self._err.status("starting") as status:
+
+            def update(name: str, state: str) -> None:
+                status.update(f"{self._labels.get(name, name)}: {state}")
+
+            yield update
+
+
+def _scenario_names() -> set[str]:
+    from saga_cli.scenarios import SCENARIOS  # noqa: PLC0415
+
+    return set(SCENARIOS)
+
+
+def describe(result: ExecutionResult, as_json: bool) -> None:
+    if as_json:
+        typer.echo(_compact(result.to_json()))
+        return
+    typer.echo(f"Execution: {result.execution_arn}")
+    typer.echo(f"Status: {result.status}")
+    if result.status == "SUCCEEDED":
+        typer.echo(f"Output: {_compact(result.output)}")
+    elif result.error or result.cause:
+        typer.echo(f"Error: {result.error}")
+        typer.echo(f"Cause: {result.cause}")
+    typer.echo(f"Path: {' -> '.join(result.path)}")
+    typer.echo(f"Order: {_compact(result.order)}")
+
+
+def _when(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+
+
+def _detail(event: dict[str, Any]) -> tuple[str, str]:
+    """(state name, what happened) for one history event."""
+    for key, details in event.items():
+        if not key.endswith("EventDetails") or not isinstance(details, dict):
+            continue
+        state = details.get("name", "")
+        if "error" in details or "cause" in details:
+            return state, f"{details.get('error', '')}: {details.get('cause', '')}".strip(": ")
+        for field in ("output", "input"):
+            if field in details:
+                return state, f"{field} {details[field]}"
+        return state, ""
+    return "", ""
+
+
+def history(events: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        typer.echo(_compact(events))
+        return
+    start = _when(events[0]["timestamp"]) if events else None
+    rows = []
+    for event in events:
+        elapsed = (_when(event["timestamp"]) - start).total_seconds() * 1000 if start else 0.0
+        state, detail = _detail(event)
+        rows.append((f"{elapsed:8.1f}", event["type"], state, detail))
+    console = Console(width=max(Console().width, 120), soft_wrap=False)
+    if not console.is_terminal:
+        for row in rows:
+            typer.echo("  ".join((row[0], f"{row[1]:<28}", f"{row[2]:<22}", _truncate(row[3], 160))).rstrip())
+        return
+    table = Table("ms", "event", "state", "detail", show_lines=False)
+    for row in rows:
+        table.add_row(row[0], row[1], row[2], _truncate(row[3], 160))
+    console.print(table)
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def stock(levels: dict[str, int], as_json: bool) -> None:
+    if as_json:
+        typer.echo(_compact({"stock": levels}))
+        return
+    for sku in sorted(levels):
+        typer.echo(f"{sku:<20} {levels[sku]:>8}")
