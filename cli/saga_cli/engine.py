@@ -67,6 +67,18 @@ def render_definition(template: SagaTemplate) -> str:
 InvocationHook = Callable[["Invocation"], None]
 
 
+class LambdaFault(Exception):
+    """Raised by a hook to fail an invocation the way Lambda itself would, under Lambda's error name.
+
+    ``LambdaFault("Sandbox.Timedout", "Task timed out after 10.00 seconds")`` is what Step Functions sees
+    when a function runs out of time.
+    """
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
 @dataclass
 class Invocation:
     function: Function
@@ -124,7 +136,7 @@ class InProcessLambda:
             return {
                 "StatusCode": 200,
                 "FunctionError": "Unhandled",
-                "Payload": {"errorType": type(exc).__name__, "errorMessage": str(exc)},
+                "Payload": {"errorType": getattr(exc, "error_type", type(exc).__name__), "errorMessage": str(exc)},
             }
         return {"StatusCode": 200, "Payload": invocation.result}
 
@@ -184,8 +196,9 @@ class EmbeddedEngine:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         (self.state_dir / "executions").mkdir(exist_ok=True)
         environment = self._environment()
-        self._stack.enter_context(_environ(environment))
         self._stack.enter_context(mock_aws(config=cast(Any, _MOTO_CONFIG)))
+        # After mock_aws, which swaps in its own fake keys: an external DynamoDB sees the caller's.
+        self._stack.enter_context(_environ(environment))
         self.lambda_ = InProcessLambda({function_arn(f): spec for f, spec in self.template.functions.items()})
         self.scaled_clock = ScaledClock(self.clock)
         self._stack.enter_context(mock.patch.object(lambda_eval_utils, "_invoke_lambda_function", self.lambda_))
@@ -214,8 +227,10 @@ class EmbeddedEngine:
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
         }
-        if "AWS_ACCESS_KEY_ID" not in os.environ:
-            environment |= {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+        environment |= {
+            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
+        }
         if self.dynamodb_endpoint:
             environment["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint
         return environment

@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import P
 from pydantic import BaseModel
 
 from order_saga.settings import settings
+from order_saga.store import default_store
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -32,8 +33,11 @@ _configs: list[IdempotencyConfig] = []
 
 
 @functools.cache
-def persistence_layer() -> DynamoDBPersistenceLayer:
-    return DynamoDBPersistenceLayer(table_name=settings().idempotency_table_name)
+def persistence_layer(step_name: str) -> DynamoDBPersistenceLayer:
+    """One per step: Powertools keeps the first configuration it is given and the key prefix of the last
+    call, so steps sharing a layer (as they do in the local engine's single process) would mix their keys.
+    All share the store's DynamoDB client."""
+    return DynamoDBPersistenceLayer(table_name=settings().idempotency_table_name, boto3_client=default_store().client)
 
 
 def use_lambda_context(context: LambdaContext) -> None:
@@ -61,7 +65,7 @@ def once_per_order(key: str = "order_id") -> Callable[[Callable[[In], Out]], Cal
             guarded = idempotent_function(
                 step,
                 data_keyword_argument="order",
-                persistence_store=persistence_layer(),
+                persistence_store=persistence_layer(step.__name__),
                 config=config,
                 output_serializer=serializer,
                 key_prefix=step.__name__,

@@ -43,6 +43,10 @@ def _conflict(step: str, order_id: str, current: object) -> OrderStateConflict:
 
 
 _SAME_ORDER = {"customer_id", "items", "currency", "amount", "shipping_address"}
+#: CreateOrder's idempotency key: the order's id and content (``_SAME_ORDER``; the amount follows from the
+#: items). Keyed on the id alone, a replay would hand an order with other content the first order's result
+#: instead of raising DuplicateOrder.
+_ORDER_CONTENT = "[order_id, customer_id, items, currency, shipping_address]"
 
 
 def place_order(event: CreateOrderEvent) -> Order:
@@ -57,7 +61,7 @@ def place_order(event: CreateOrderEvent) -> Order:
     return create_order(order)
 
 
-@once_per_order()
+@once_per_order(key=_ORDER_CONTENT)
 def create_order(order: Order) -> Order:
     """Write the order as CREATED, once."""
     try:
@@ -93,8 +97,19 @@ def reserve_inventory(order: Order) -> ReservedOrder:
         _move_or_replayed(db, "ReserveInventory", order.order_id, OrderStatus.INVENTORY_FAILED)
         raise
     except ConditionNotMet as exc:
-        if not (isinstance(exc.current, OrderRecord) and exc.current.reservation_id == reserved.reservation_id):
-            raise _conflict("ReserveInventory", order.order_id, exc.current) from None
+        current = exc.current
+        if isinstance(current, OrderRecord) and current.status == OrderStatus.INVENTORY_FAILED:
+            # A replay of an attempt that found the stock short: fail the same way, not as a conflict.
+            raise InventoryUnavailable(f"Inventory unavailable: order {order.order_id} was not reserved") from None
+        # Done only if the order still stands where this step left it: an order that has moved on (shipped,
+        # released) keeps its reservation id, and a late call must not report it RESERVED to a next step.
+        done = (
+            isinstance(current, OrderRecord)
+            and current.status == OrderStatus.RESERVED
+            and current.reservation_id == reserved.reservation_id
+        )
+        if not done:
+            raise _conflict("ReserveInventory", order.order_id, current) from None
     return reserved
 
 
