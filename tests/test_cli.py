@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from saga_cli.main import app
 from typer.testing import CliRunner
+
+from saga_cli.main import app
 
 SEED = json.loads((Path(__file__).parents[1] / "data" / "inventory.json").read_text())
 
@@ -210,7 +211,7 @@ def loopback_aws() -> Iterator[str]:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1)  # noqa: S310 (loopback only)
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
                 break
             except OSError:
                 time.sleep(0.1)

@@ -8,6 +8,7 @@ from importlib.metadata import version
 
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
 from saga_cli.template import ROOT
 
 

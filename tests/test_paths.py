@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import ClientError
-from engine_support import order, run, scenario, steps_recorded
-from saga_cli.engine import Invocation, LambdaFault
-
 import pytest
+from botocore.exceptions import ClientError
 
+from engine_support import order, run, scenario, steps_recorded
 from order_saga.models import OrderStatus
+from saga_cli.engine import Invocation, LambdaFault
 
 HAPPY_PATH = ["CreateOrder", "ReserveInventory", "ChargePayment", "ShipOrder"]
 
