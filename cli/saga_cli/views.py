@@ -30,42 +30,51 @@ class RunPrinter:
         self.concurrent = concurrent
         self._lock = threading.Lock()
         self._labels: dict[str, str] = {}
-        self._err = Console(stderr=True)
+        # A live status line only when stdout is a terminal: lines are then printed through the same
+        # console, above the status, and never re-wrapped.
+        self._console = Console(soft_wrap=True, markup=False, highlight=False, emoji=False)
+        self._live = self._console.is_terminal and not as_json
+
+    def _say(self, line: str) -> None:
+        if self._live:
+            self._console.print(line)
+        else:
+            print(line, flush=True)
 
     def started(self, start: Start, arn: str) -> None:
         self._labels[start.name] = start.label
         if self.as_json or self.concurrent:
             return  # printed whole when it ends, so lines of concurrent runs don't interleave
         with self._lock:
-            typer.echo(f"Scenario: {start.label}" if start.label in _scenario_names() else f"Input: {start.label}")
-            typer.echo(f"Started: {arn}")
+            self._say(f"Scenario: {start.label}" if start.label in _scenario_names() else f"Input: {start.label}")
+            self._say(f"Started: {arn}")
 
     def finished(self, result: ExecutionResult) -> None:
         with self._lock:
             if self.as_json:
-                typer.echo(_compact(result.to_json()))
+                self._say(_compact(result.to_json()))
                 return
             if self.concurrent:
-                typer.echo(f"Started: {result.execution_arn}")
+                self._say(f"Started: {result.execution_arn}")
             self._outcome(result)
 
     def exists(self, start: Start, result: ExecutionResult) -> None:
         """The order already has an execution: say so, show it, start nothing."""
         with self._lock:
             if self.as_json:
-                typer.echo(_compact(result.to_json() | {"alreadyExists": True}))
+                self._say(_compact(result.to_json() | {"alreadyExists": True}))
                 return
-            typer.echo(f"Exists: {result.execution_arn} (order {start.name} already has an execution; nothing started)")
+            self._say(f"Exists: {result.execution_arn} (order {start.name} already has an execution; nothing started)")
             self._outcome(result)
 
     def _outcome(self, result: ExecutionResult) -> None:
-        typer.echo(f"Status: {result.status}")
+        self._say(f"Status: {result.status}")
         if result.status == "SUCCEEDED":
-            typer.echo(f"Output: {_compact(result.output)}")
+            self._say(f"Output: {_compact(result.output)}")
         else:
-            typer.echo(f"Error: {result.error}")
-            typer.echo(f"Cause: {result.cause}")
-        typer.echo("")
+            self._say(f"Error: {result.error}")
+            self._say(f"Cause: {result.cause}")
+        self._say("")
 
     @contextmanager
     def progress(self) -> Iterator[OnState | None]:
@@ -73,7 +82,7 @@ class RunPrinter:
         if self.as_json:
             yield None
             return
-        if not self._err.is_terminal:
+        if not self._live:
 
             def line(name: str, state: str) -> None:
                 with self._lock:
@@ -81,7 +90,7 @@ class RunPrinter:
 
             yield line
             return
-        with self._err.status("starting") as status:
+        with self._console.status("starting") as status:
 
             def update(name: str, state: str) -> None:
                 status.update(f"{self._labels.get(name, name)}: {state}")
