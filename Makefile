@@ -1,0 +1,104 @@
+# order-saga: one entry point for a newcomer and for CI (.ci/run calls `make test` and `make build`).
+#
+#   make setup   create .venv (project + dev tools), .venv-sam (SAM CLI) and node_modules (asl-validator)
+#   make lint    ruff, mypy, cfn-lint, sam validate --lint, statelint and asl-validator
+#   make test    lint, then pytest (what CI runs)
+#   make build   sam build (needs Python 3.12, the Lambda runtime)
+#   make demo    run the four outcome scenarios on the embedded engine
+#   make clean   remove build output and caches (make distclean also removes the environments)
+#
+# Needs Python >= 3.11, Node.js with npm, and network access to PyPI and npm on the first `make setup`.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+export SAM_CLI_TELEMETRY := 0
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SAM_VENV := .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+ASL := statemachine/order_saga.asl.json
+REGION ?= eu-west-2
+PYTEST_ARGS ?=
+
+# Stamp files: each environment is rebuilt only when what it is installed from changes.
+VENV_STAMP := $(VENV)/.installed
+SAM_STAMP := $(SAM_VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+# The directory of a Python 3.12 for `sam build` (the functions' Runtime is python3.12): python3.12 on
+# PATH if it runs, else the newest 3.12.x that pyenv has (pyenv's shims only answer for selected versions).
+# Expanded only when `make build` runs.
+PY312_DIR = $(shell \
+	if python3.12 --version >/dev/null 2>&1; then \
+		dirname "$$(command -v python3.12)"; \
+	elif command -v pyenv >/dev/null 2>&1; then \
+		v="$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.12\.[0-9]+$$' | sort -V | tail -n 1)"; \
+		if [ -n "$$v" ] && [ -x "$$(pyenv root)/versions/$$v/bin/python3.12" ]; then echo "$$(pyenv root)/versions/$$v/bin"; fi; \
+	fi)
+
+.PHONY: help setup lint test build demo bench chaos clean distclean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(VENV_STAMP) $(SAM_STAMP) $(NODE_STAMP) ## Create .venv, .venv-sam and node_modules (no-op when up to date)
+
+$(VENV_STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "make setup needs Python >= 3.11 as $(PYTHON) (try: make setup PYTHON=python3.11)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	@touch $@
+
+# Recreated from scratch: SAM CLI pins its dependencies exactly, and a stale copy must not linger.
+$(SAM_STAMP): requirements-sam.txt
+	rm -rf $(SAM_VENV)
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+lint: setup ## Static checks of the Python code, the template and the state machine
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/cfn-lint template.yaml
+	$(SAM) validate --lint --region $(REGION)
+	$(BIN)/statelint --ignore=URI $(ASL)
+	node_modules/.bin/asl-validator --json-path $(ASL)
+
+test: lint ## Lint, then run the tests (what CI runs)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+build: $(SAM_STAMP) $(VENV_STAMP) ## sam build into .aws-sam/build (Lambda runtime python3.12, arm64)
+	@dir="$(PY312_DIR)"; \
+	if [ -z "$$dir" ]; then echo "make build needs Python 3.12 (the Lambda runtime): install python3.12 (or pyenv install 3.12)" >&2; exit 1; fi; \
+	echo "Using $$dir/python3.12"; \
+	PATH="$$dir:$$PATH" $(SAM) build --cached --parallel
+	$(BIN)/python scripts/check_build.py
+
+demo: $(VENV_STAMP) ## Run the four outcome scenarios on the embedded engine
+	$(BIN)/saga reset
+	$(BIN)/saga run happy out-of-stock payment-declined shipping-failed
+
+bench: $(VENV_STAMP) ## Measure the embedded engine's throughput
+	$(BIN)/saga bench
+
+chaos: $(VENV_STAMP) ## Run many sagas with injected failures and check the invariants
+	$(BIN)/saga chaos --sagas 10000 --seed 1
+
+clean: ## Remove build output and caches
+	rm -rf .aws-sam .mypy_cache .ruff_cache .pytest_cache .hypothesis .coverage
+	find . -path ./$(VENV) -prune -o -path ./$(SAM_VENV) -prune -o -path ./node_modules -prune -o \
+		-name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean ## Also remove .venv, .venv-sam, node_modules and the local engine's state (.saga)
+	rm -rf $(VENV) $(SAM_VENV) node_modules .saga

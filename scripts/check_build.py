@@ -1,0 +1,50 @@
+"""Check `sam build`'s output: every function and layer of template.yaml is there, and the layer's compiled
+dependencies were built for the functions' Python and CPU (a wrong wheel only fails when Lambda imports it).
+
+Run by `make build`; exits 1 with one line per problem.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from saga_cli.template import ROOT, load
+
+BUILD = ROOT / ".aws-sam" / "build"
+#: Lambda's architecture names -> the platform tag in a compiled extension's file name.
+PLATFORMS = {"arm64": "aarch64", "x86_64": "x86_64"}
+
+
+def problems(build: Path = BUILD) -> list[str]:
+    template = load()
+    found = []
+    for logical_id, function in template.functions.items():
+        if not (build / logical_id / function.source.name).is_file():
+            found.append(f"{logical_id}: {function.source.name} missing from {build / logical_id}")
+    layers = {k: v for k, v in template.raw["Resources"].items() if v["Type"] == "AWS::Serverless::LayerVersion"}
+    for logical_id, layer in layers.items():
+        python = build / logical_id / "python"
+        runtime = layer["Metadata"]["BuildMethod"]  # python3.12
+        platform = PLATFORMS[layer["Metadata"]["BuildArchitecture"]]
+        abi = "cpython-" + runtime.removeprefix("python").replace(".", "")
+        if not (python / "order_saga" / "__init__.py").is_file():
+            found.append(f"{logical_id}: order_saga missing from {python}")
+        if not list(python.glob(f"pydantic_core/_pydantic_core.{abi}-{platform}-linux-gnu.so")):
+            found.append(f"{logical_id}: no pydantic_core built for {abi} on {platform} in {python}")
+        wrong = [so for so in python.rglob("*.so") if f"-{platform}-" not in so.name and "abi3" not in so.name]
+        found.extend(f"{logical_id}: {so.relative_to(build)} is not built for {platform}" for so in wrong)
+    return found
+
+
+def main() -> int:
+    found = problems()
+    for problem in found:
+        print(f"check_build: {problem}", file=sys.stderr)
+    if not found:
+        print(f"check_build: {BUILD.relative_to(ROOT)} holds every function and layer, built for the right platform")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
