@@ -30,6 +30,7 @@ import boto3
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID  # type: ignore[attr-defined]
+from moto.dynamodb.responses import DynamoHandler
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
@@ -154,6 +155,18 @@ class ScaledClock(types.SimpleNamespace):
         time.sleep(seconds * self.factor)
 
 
+def _one_request_at_a_time(call_action: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's DynamoDB is not thread-safe (a transaction deep-copies tables other threads are writing).
+    DynamoDB applies each request atomically, and the saga's conditional writes rely on that: so does this."""
+    lock = threading.RLock()
+
+    def locked(self: Any) -> Any:
+        with lock:
+            return call_action(self)
+
+    return locked
+
+
 class EngineError(Exception):
     """The embedded engine cannot start."""
 
@@ -203,6 +216,9 @@ class EmbeddedEngine:
         self.scaled_clock = ScaledClock(self.clock)
         self._stack.enter_context(mock.patch.object(lambda_eval_utils, "_invoke_lambda_function", self.lambda_))
         self._stack.enter_context(mock.patch.object(retrier_decl, "time", self.scaled_clock))
+        self._stack.enter_context(
+            mock.patch.object(DynamoHandler, "call_action", _one_request_at_a_time(DynamoHandler.call_action))
+        )
         reset_clients()
         self._create_tables()
         sfn = self.client("stepfunctions")

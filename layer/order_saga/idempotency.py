@@ -17,9 +17,11 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
 from pydantic import BaseModel
 
+from order_saga.errors import StoreUnavailable
 from order_saga.settings import settings
 from order_saga.store import default_store
 
@@ -70,7 +72,12 @@ def once_per_order(key: str = "order_id") -> Callable[[Callable[[In], Out]], Cal
                 output_serializer=serializer,
                 key_prefix=step.__name__,
             )
-            result: Out = guarded(order=order)
+            try:
+                result: Out = guarded(order=order)
+            except IdempotencyPersistenceLayerError as exc:
+                # The idempotency table refused (throttled) a read or write: Powertools wraps DynamoDB's error in
+                # a name no Retry lists. It is the same trouble as the saga table's, and is retried the same way.
+                raise StoreUnavailable(f"Idempotency table unavailable: {exc}") from exc
             return result
 
         return run
