@@ -32,6 +32,31 @@ def test_retrier_sleeps_through_its_time_module() -> None:
     assert "time.sleep(" in source, "Retry waits moved: the engine's clock scaling no longer applies"
 
 
+def test_the_other_patch_points_are_still_there() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    entrypoint = inspect.getsource(ExecutionWorker._get_evaluation_entrypoint)
+    assert "AmazonStateLanguageParser.parse(" in entrypoint, "the parse moved: memoising it no longer applies"
+    assert "_evaluation_details.state_machine_details.definition" in entrypoint
+    assert callable(BaseExecutionWorkerCommunication.terminated), "completion notice moved"
+    assert callable(DynamoHandler.call_action), "DynamoDB dispatch moved: requests are no longer serialised"
+    transact = inspect.getsource(DynamoDBBackend.transact_write_items)
+    assert "copy.deepcopy(" in transact, "moto changed how transactions back up tables: re-check the patch"
+
+
+def test_concurrent_executions_share_the_parse_and_stay_correct(saga) -> None:  # type: ignore[no-untyped-def]
+    from engine_support import run, scenario
+
+    before = saga.store.stock(["WIDGET-1"])["WIDGET-1"]
+    results = run(saga, *(scenario(name) for name in ["happy", "payment-declined"] * 6), concurrency=6)
+
+    assert [r.error for r in results] == [None, "PaymentDeclined"] * 6
+    assert saga.store.stock(["WIDGET-1"])["WIDGET-1"] == before - 6 * 2, "six shipped, six released"
+
+
 def test_a_task_reaches_the_in_process_handler(saga) -> None:  # type: ignore[no-untyped-def]
     from engine_support import run, scenario
 

@@ -1,11 +1,9 @@
 """The embedded engine: the real ASL on moto's Step Functions interpreter, the real handlers in-process.
 
-moto executes the definition; every Lambda task ends in one module-level function of its interpreter,
-``lambda_eval_utils._invoke_lambda_function``. We replace that function with ``InProcessLambda``, which
-calls the template's handler with a Lambda context and reports a raised exception as Lambda does
-(``FunctionError`` with ``errorType`` = the class name), so ``Catch``/``Retry`` see the same names as on
-AWS. This is private API of moto, pinned exactly in pyproject.toml; ``tests/test_engine_hook.py`` fails
-loudly if it moves.
+moto executes the definition; every Lambda task ends in ``InProcessLambda``, which calls the template's
+handler with a Lambda context and reports a raised exception as Lambda does (``FunctionError`` with
+``errorType`` = the class name), so ``Catch``/``Retry`` see the same names as on AWS. How it is plugged
+into moto, and the other adjustments made to moto, are in ``moto_patches``.
 
 Everything comes from ``template.yaml``: tables, function ARNs -> handler files, the environment, and the
 definition's substitutions. State survives between commands in a folder (``.saga/`` by default): the
@@ -17,8 +15,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
-import types
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -30,12 +26,11 @@ import boto3
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID  # type: ignore[attr-defined]
-from moto.dynamodb.responses import DynamoHandler
-from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
 from order_saga.store import SagaStore
+from saga_cli import moto_patches
 from saga_cli.functions import LambdaContext, load_handler, reset_clients
+from saga_cli.moto_patches import Completions, ScaledClock
 from saga_cli.template import ROOT, Function, SagaTemplate, TemplateError, load
 
 REGION = "eu-west-2"
@@ -142,31 +137,6 @@ class InProcessLambda:
         return {"StatusCode": 200, "Payload": invocation.result}
 
 
-class ScaledClock(types.SimpleNamespace):
-    """Replaces the ``time`` module inside moto's retrier, so Retry waits are scaled, not skipped."""
-
-    def __init__(self, factor: float) -> None:
-        super().__init__()
-        self.factor = factor
-        self.waits: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        time.sleep(seconds * self.factor)
-
-
-def _one_request_at_a_time(call_action: Callable[..., Any]) -> Callable[..., Any]:
-    """moto's DynamoDB is not thread-safe (a transaction deep-copies tables other threads are writing).
-    DynamoDB applies each request atomically, and the saga's conditional writes rely on that: so does this."""
-    lock = threading.RLock()
-
-    def locked(self: Any) -> Any:
-        with lock:
-            return call_action(self)
-
-    return locked
-
-
 class EngineError(Exception):
     """The embedded engine cannot start."""
 
@@ -181,6 +151,7 @@ class EmbeddedEngine:
     template: SagaTemplate = field(default_factory=load)
     lambda_: InProcessLambda = field(init=False)
     scaled_clock: ScaledClock = field(init=False)
+    completions: Completions = field(init=False, default_factory=Completions)
     state_machine_arn: str = field(init=False)
     _stack: ExitStack = field(init=False, default_factory=ExitStack)
 
@@ -214,11 +185,7 @@ class EmbeddedEngine:
         self._stack.enter_context(_environ(environment))
         self.lambda_ = InProcessLambda({function_arn(f): spec for f, spec in self.template.functions.items()})
         self.scaled_clock = ScaledClock(self.clock)
-        self._stack.enter_context(mock.patch.object(lambda_eval_utils, "_invoke_lambda_function", self.lambda_))
-        self._stack.enter_context(mock.patch.object(retrier_decl, "time", self.scaled_clock))
-        self._stack.enter_context(
-            mock.patch.object(DynamoHandler, "call_action", _one_request_at_a_time(DynamoHandler.call_action))
-        )
+        self._stack.enter_context(moto_patches.installed(self.lambda_, self.scaled_clock, self.completions))
         reset_clients()
         self._create_tables()
         sfn = self.client("stepfunctions")

@@ -131,7 +131,7 @@ def open_target(options: TargetOptions) -> Iterator[Target]:
                 store,
                 engine.state_machine_arn,
                 engine,
-                poll_seconds=0.005,
+                poll_seconds=0.05,
                 idempotency_table=table_name("IdempotencyTable"),
             )
     except EngineError as exc:
