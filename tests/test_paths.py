@@ -273,3 +273,46 @@ def test_compensation_that_keeps_failing_ends_compensation_failed(saga: Any) -> 
     assert saga.store.stock(["WIDGET-1"])["WIDGET-1"] == before - 2
     releases = [c for c in saga.engine.lambda_.calls if c.function.logical_id == "ReleaseInventoryFunction"]
     assert len(releases) == 7, "one attempt and the six retries the ASL allows"
+
+
+def test_a_compensation_failure_is_redriven_from_the_failed_state(saga: Any) -> None:
+    # Given a declined order whose ReleaseInventory kept failing, then the fault is fixed
+    fixed = False
+
+    def broken_until_fixed(call: Invocation) -> None:
+        if call.function.logical_id == "ReleaseInventoryFunction" and not fixed:
+            raise RuntimeError("warehouse system down")
+
+    saga.engine.lambda_.before.append(broken_until_fixed)
+    before = saga.store.stock(["WIDGET-1"])["WIDGET-1"]
+    [failed] = run(saga, scenario("payment-declined"))
+    assert failed.error == "CompensationFailed"
+    calls_before = [c.function.logical_id for c in saga.engine.lambda_.calls]
+    fixed = True
+
+    # When it is redriven
+    redriven = saga.redrive(failed.name)
+
+    # Then it resumed at ReleaseInventory, ran nothing that had succeeded, and ends as a declined payment
+    assert (redriven["status"], redriven["error"]) == ("FAILED", "PaymentDeclined")
+    assert redriven["redriveCount"] == 1
+    new_calls = [c.function.logical_id for c in saga.engine.lambda_.calls][len(calls_before) :]
+    assert new_calls == ["ReleaseInventoryFunction"]
+    history = saga.history(failed.name)
+    assert [e["type"] for e in history].count("ExecutionRedriven") == 1
+    from saga_cli.runner import states_entered
+
+    assert states_entered(history)[-3:] == ["ReleaseInventory", "CompensationDone", "PaymentDeclined"]
+    order = saga.store.order_item(failed.name)
+    assert order["status"] == "INVENTORY_RELEASED"
+    assert order["reservationState"] == "RELEASED"
+    assert saga.store.stock(["WIDGET-1"])["WIDGET-1"] == before
+
+
+def test_a_succeeded_execution_is_not_redrivable(saga: Any) -> None:
+    from saga_cli.redrive import NotRedrivable
+
+    [done] = run(saga, scenario("happy"))
+
+    with pytest.raises(NotRedrivable):
+        saga.redrive(done.name)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from moto.core import DEFAULT_ACCOUNT_ID  # type: ignore[attr-defined]
 
 from order_saga.store import SagaStore
 from saga_cli import moto_patches
+from saga_cli import redrive as redrive_rules
 from saga_cli.functions import LambdaContext, load_handler, reset_clients
 from saga_cli.moto_patches import Completions, ScaledClock
 from saga_cli.template import ROOT, Function, SagaTemplate, TemplateError, load
@@ -79,9 +81,15 @@ class LambdaFault(Exception):
 class Invocation:
     function: Function
     event: dict[str, Any]
+    #: 1 for the first delivery of this event to this function, 2 for its first retry, and so on.
     attempt: int
+    context: LambdaContext | None = None
     result: Any = None
     error: BaseException | None = None
+
+    def deliver_again(self) -> Any:
+        """Run the handler once more with the same event (a duplicate delivery)."""
+        return load_handler(self.function)(json.loads(json.dumps(self.event)), self.context)
 
 
 @dataclass
@@ -91,7 +99,10 @@ class InProcessLambda:
     functions: dict[str, Function]
     before: list[InvocationHook] = field(default_factory=list)
     after: list[InvocationHook] = field(default_factory=list)
+    #: Every invocation, in order; off for long runs (it holds every event).
+    record_calls: bool = True
     calls: list[Invocation] = field(default_factory=list)
+    _attempts: Counter[tuple[str, str]] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __call__(self, parameters: dict[str, Any], region: str, state_credentials: Any) -> dict[str, Any]:
@@ -107,26 +118,31 @@ class InProcessLambda:
                 "Invoke",
             )
         payload = parameters.get("Payload")
-        event = json.loads(payload) if payload else {}
+        text = payload.decode() if isinstance(payload, bytes) else (payload or "{}")
+        event = json.loads(text)
         with self._lock:
-            attempt = 1 + sum(1 for c in self.calls if c.function is function and c.event == event)
-            invocation = Invocation(function, event, attempt)
-            self.calls.append(invocation)
+            key = (function.logical_id, json.dumps(event, sort_keys=True))
+            self._attempts[key] += 1
+            invocation = Invocation(function, event, self._attempts[key])
+            if self.record_calls:
+                self.calls.append(invocation)
         try:
             for hook in self.before:
                 hook(invocation)
-            context = LambdaContext(
+            invocation.context = LambdaContext(
                 function.logical_id,
                 function.timeout_seconds,
                 function.memory_mb,
                 invoked_function_arn=function_arn(function.logical_id),
             )
             # A round trip through JSON, as Lambda's payload takes.
-            invocation.result = json.loads(json.dumps(load_handler(function)(json.loads(payload or "{}"), context)))
+            invocation.result = json.loads(json.dumps(load_handler(function)(json.loads(text), invocation.context)))
             for hook in self.after:
                 hook(invocation)
-        except ClientError:
-            raise  # an Invoke API error (throttling, service fault): Lambda.<Code> in the state machine
+        except (ClientError, TimeoutError):
+            # An Invoke API error (throttling, service fault) is Lambda.<Code> in the state machine; a
+            # TimeoutError is the task's own timeout, States.Timeout.
+            raise
         except Exception as exc:
             invocation.error = exc
             return {
@@ -148,12 +164,15 @@ class EmbeddedEngine:
     state_dir: Path
     clock: float = DEFAULT_CLOCK
     dynamodb_endpoint: str | None = None
+    #: Keep tables and finished executions in ``state_dir`` for later commands (off for throwaway runs).
+    keep_state: bool = True
     template: SagaTemplate = field(default_factory=load)
     lambda_: InProcessLambda = field(init=False)
     scaled_clock: ScaledClock = field(init=False)
     completions: Completions = field(init=False, default_factory=Completions)
     state_machine_arn: str = field(init=False)
     _stack: ExitStack = field(init=False, default_factory=ExitStack)
+    _resumed_machines: dict[str, str] = field(init=False, default_factory=dict)
 
     # Lifecycle ---------------------------------------------------------------------------------------
 
@@ -222,6 +241,39 @@ class EmbeddedEngine:
         endpoint = self.dynamodb_endpoint if service == "dynamodb" else None
         return boto3.client(service, region_name=REGION, endpoint_url=endpoint)  # type: ignore[call-overload]
 
+    # Redrive ------------------------------------------------------------------------------------------
+
+    def redrive(
+        self, describe: dict[str, Any], history: list[dict[str, Any]]
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Resume a failed execution at its failed state (see ``redrive``); return its new record."""
+        if describe["status"] not in redrive_rules.REDRIVABLE:
+            raise redrive_rules.NotRedrivable(
+                f"execution {describe['name']} is {describe['status']}: nothing to redrive"
+            )
+        state, state_input = redrive_rules.resume_point(history)
+        sfn = self.client("stepfunctions")
+        machine = self._resumed_machines.get(state)
+        if machine is None:
+            machine = sfn.create_state_machine(
+                name=f"{STATE_MACHINE_NAME}-from-{state}",
+                definition=redrive_rules.definition_from(render_definition(self.template), state),
+                roleArn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/{STATE_MACHINE_NAME}",
+                type="STANDARD",
+            )["stateMachineArn"]
+            self._resumed_machines[state] = machine
+        count = int(describe.get("redriveCount", 0)) + 1
+        arn = sfn.start_execution(
+            stateMachineArn=machine, name=f"{describe['name']}-redrive-{count}", input=state_input
+        )["executionArn"]
+        if not self.completions.wait(arn, timeout=1260):
+            raise EngineError(f"redrive of {describe['name']} did not finish")
+        resumed = sfn.describe_execution(executionArn=arn)
+        events = []
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+            events.extend(page["events"])
+        return redrive_rules.merge(describe, history, _jsonable(resumed), _jsonable(events))
+
     # Tables ------------------------------------------------------------------------------------------
 
     @property
@@ -254,7 +306,7 @@ class EmbeddedEngine:
 
     def save_tables(self) -> None:
         """Keep the in-process tables for the next command (an external endpoint keeps its own)."""
-        if self.dynamodb_endpoint is not None or not hasattr(self, "state_machine_arn"):
+        if self.dynamodb_endpoint is not None or not self.keep_state or not hasattr(self, "state_machine_arn"):
             return
         client = self.client("dynamodb")
         snapshot = {}
@@ -269,6 +321,8 @@ class EmbeddedEngine:
     # Executions kept between commands -------------------------------------------------------------------
 
     def archive(self, describe: dict[str, Any], history: list[dict[str, Any]]) -> None:
+        if not self.keep_state:
+            return
         _write_json(self._archive_path(describe["name"]), {"describe": describe, "history": history})
 
     def archived(self, name: str) -> dict[str, Any] | None:
@@ -291,6 +345,10 @@ def _write_json(path: Path, data: Any) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, default=_json_default), encoding="utf-8")
     tmp.replace(path)
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=_json_default))
 
 
 def _json_default(value: Any) -> Any:

@@ -14,7 +14,8 @@ import typer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from saga_cli import views
-from saga_cli.engine import DEFAULT_CLOCK, SEED_FILE
+from saga_cli.engine import DEFAULT_CLOCK, SEED_FILE, EngineError
+from saga_cli.redrive import NotRedrivable
 from saga_cli.runner import ExecutionResult, result_of, run_many
 from saga_cli.scenarios import SCENARIOS, InputError, Start, read_input, scenario_path
 from saga_cli.targets import ExecutionNotFound, Target, TargetError, TargetOptions, open_target
@@ -249,6 +250,48 @@ def reset(
             raise fail(f"{state_dir} does not look like a saga state folder; not removing it", 2)
         shutil.rmtree(state_dir)
     typer.echo(f"Reset {state_dir}: the next run starts from the seed.")
+
+
+@app.command()
+def redrive(
+    execution: Annotated[str, typer.Argument(help="Execution name (the order id) or ARN.")],
+    as_json: Json = False,
+    endpoint_url: EndpointUrl = None,
+    region: Region = None,
+    profile: Profile = None,
+    stack_name: StackName = None,
+    state_dir: StateDir = Path(".saga"),
+    dynamodb_endpoint: DynamoEndpoint = None,
+    clock: Clock = DEFAULT_CLOCK,
+) -> None:
+    """Resume a failed execution from the state that failed, without re-running the states that succeeded."""
+    options = _options(endpoint_url, region, profile, stack_name, state_dir, dynamodb_endpoint, clock)
+    with target_for(options) as target:
+        try:
+            described = target.redrive(execution)
+        except NotRedrivable as exc:
+            raise fail(str(exc), 2) from None
+        views.describe(result_of(target, described, target.history(execution), 0), as_json)
+
+
+@app.command()
+def chaos(
+    sagas: Annotated[int, typer.Option("--sagas", min=1, max=1_000_000, help="How many random orders.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Decides the orders and the faults: replay with the same.")] = 1,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Executions at once.")] = 8,
+    as_json: Json = False,
+) -> None:
+    """Run random orders with injected faults on the embedded engine, then check every promise."""
+    from saga_cli.chaos import run_chaos  # noqa: PLC0415  (only this command needs it)
+
+    try:
+        with views.ChaosProgress(sagas, quiet=as_json) as progress:
+            report = run_chaos(sagas, seed, concurrency, on_result=progress.advance)
+    except (TargetError, EngineError) as exc:
+        raise fail(str(exc), 1) from None
+    views.chaos(report, as_json)
+    if report.violations:
+        raise typer.Exit(1)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from order_saga.store import SagaStore
 from saga_cli.engine import DEFAULT_CLOCK, EmbeddedEngine, EngineError, table_name
+from saga_cli.redrive import NotRedrivable
 
 LOCALSTACK_REGION = "us-east-1"
 DEFAULT_STACK = "order-saga"
@@ -38,6 +39,8 @@ class TargetOptions:
     state_dir: Path = Path(".saga")
     dynamodb_endpoint: str | None = None
     clock: float = DEFAULT_CLOCK
+    #: Embedded engine: keep tables and executions in state_dir for later commands.
+    keep_state: bool = True
 
     @property
     def remote(self) -> bool:
@@ -54,6 +57,8 @@ class Target:
     poll_seconds: float = 1.0
     idempotency_table: str | None = None
     _live: set[str] = field(default_factory=set)
+    #: Executions redriven in this process when nothing is archived (the engine's keep_state off).
+    _redriven: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def execution_arn(self, name_or_arn: str) -> str:
         if name_or_arn.startswith("arn:"):
@@ -100,12 +105,33 @@ class Target:
             events.extend(page["events"])
         return events
 
+    def redrive(self, name_or_arn: str) -> dict[str, Any]:
+        """Resume a failed execution from the state that failed; return its description once it ends."""
+        arn = self.execution_arn(name_or_arn)
+        if self.engine is None:
+            try:
+                self.sfn.redrive_execution(executionArn=arn)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] in ("ExecutionNotRedrivable", "ExecutionDoesNotExist"):
+                    raise NotRedrivable(exc.response["Error"].get("Message", "not redrivable")) from None
+                raise
+            from saga_cli.runner import wait  # noqa: PLC0415  (runner imports this module)
+
+            return wait(self, arn, arn.rsplit(":", 1)[-1])
+        describe, history = self.engine.redrive(self.describe(arn), self.history(arn))
+        self._live.discard(arn)
+        self._redriven[arn] = {"describe": describe, "history": history}
+        self.engine.archive(describe, history)
+        return describe
+
     def finished(self, arn: str, describe: dict[str, Any], history: list[dict[str, Any]]) -> None:
         """Keep a finished execution for later commands (the embedded engine forgets it at exit)."""
         if self.engine is not None and arn in self._live:
             self.engine.archive(_jsonable(describe), _jsonable(history))
 
     def _archived(self, arn: str) -> dict[str, Any] | None:
+        if arn in self._redriven:
+            return self._redriven[arn]
         if self.engine is None or arn in self._live:
             return None
         return self.engine.archived(arn.rsplit(":", 1)[-1])
@@ -122,7 +148,7 @@ def open_target(options: TargetOptions) -> Iterator[Target]:
         yield _remote(options)
         return
     try:
-        engine = EmbeddedEngine(options.state_dir, options.clock, options.dynamodb_endpoint)
+        engine = EmbeddedEngine(options.state_dir, options.clock, options.dynamodb_endpoint, options.keep_state)
         with engine:
             store = SagaStore(table_name("SagaTable"), engine.client("dynamodb"))
             yield Target(

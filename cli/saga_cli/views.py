@@ -8,14 +8,18 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from saga_cli.runner import ExecutionResult, OnState
 from saga_cli.scenarios import Start
+
+if TYPE_CHECKING:
+    from saga_cli.chaos import ChaosReport
 
 
 def _compact(value: Any) -> str:
@@ -161,6 +165,50 @@ def history(events: list[dict[str, Any]], as_json: bool) -> None:
 
 def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class ChaosProgress:
+    """A progress bar on a terminal; silent otherwise (a chaos run prints its report at the end)."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self._console = Console(stderr=True)
+        self._enabled = self._console.is_terminal and not quiet
+        self._progress = Progress(console=self._console, transient=True) if self._enabled else None
+        self._task: Any = None
+        self._total = total
+
+    def __enter__(self) -> ChaosProgress:
+        if self._progress is not None:
+            self._progress.start()
+            self._task = self._progress.add_task("sagas", total=self._total)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def advance(self, _result: ExecutionResult) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task)
+
+
+def chaos(report: ChaosReport, as_json: bool) -> None:
+    summary = report.to_json()
+    if as_json:
+        typer.echo(_compact(summary))
+    else:
+        typer.echo(f"Sagas: {report.sagas} (seed {report.seed}, {summary['sagasPerSecond']}/s)")
+        typer.echo("Orders: " + ", ".join(f"{kind} {n}" for kind, n in summary["orderKinds"].items()))
+        typer.echo("Outcomes: " + ", ".join(f"{kind} {n}" for kind, n in summary["outcomes"].items()))
+        typer.echo("Faults injected: " + ", ".join(f"{kind} {n}" for kind, n in summary["faultsInjected"].items()))
+        typer.echo(f"Redriven after CompensationFailed: {report.redriven}")
+        if not report.violations:
+            typer.echo("Violations: 0 (stock conserved and never negative, every charge shipped or refunded,")
+            typer.echo("  every reservation shipped or released, statuses match outcomes, no execution left running)")
+    if report.violations:
+        typer.echo(f"saga: {len(report.violations)} violations; replay with: {report.replay}", err=True)
+        for violation in report.violations[:5]:
+            typer.echo(f"  {violation}", err=True)
 
 
 def stock(levels: dict[str, int], as_json: bool) -> None:

@@ -1,0 +1,231 @@
+"""``saga chaos``: many random orders under injected faults, then every promise checked.
+
+Everything random comes from the seed: the orders (a mix of happy, declined, undeliverable, short of stock
+and invalid) and each order's fault script. A failing run is replayed with the same ``--sagas`` and
+``--seed``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from pydantic import SecretStr
+
+from order_saga import providers
+from order_saga.providers import SimulatedPayments
+from order_saga.store import default_store
+from saga_cli.engine import Invocation
+from saga_cli.faults import KINDS, FaultPlan
+from saga_cli.invariants import Ledger, Violation, check
+from saga_cli.runner import ExecutionResult, result_of, run_many
+from saga_cli.scenarios import Start
+from saga_cli.targets import Target, TargetOptions, open_target
+
+SKUS = ("WIDGET-1", "GADGET-2", "GIZMO-3")
+#: Business outcomes mixed into the run, with their weights.
+MIX = {"happy": 70, "declined": 8, "undeliverable": 7, "out-of-stock": 6, "scarce": 4, "invalid": 5}
+_ADDRESS = {"name": "Ada Lovelace", "line1": "12 St James's Square", "city": "London", "postcode": "SW1Y 4JH"}
+
+
+def initial_stock(sagas: int) -> dict[str, int]:
+    """Enough of most things; GIZMO-3 runs out part-way, so stock-outs also come from contention."""
+    return {"WIDGET-1": 6 * sagas, "GADGET-2": 6 * sagas, "GIZMO-3": max(3, sagas // 20), "OUT-OF-STOCK-1": 0}
+
+
+def random_order(rng: random.Random, seed: int, index: int) -> tuple[str, dict[str, Any]]:
+    """One order of the mix: (kind, execution input)."""
+    kind = rng.choices(list(MIX), weights=list(MIX.values()))[0]
+    lines = rng.sample(SKUS[:2], rng.randint(1, 2))
+    items = [{"sku": sku, "quantity": rng.randint(1, 3), "unitPrice": rng.randint(0, 50_000)} for sku in lines]
+    order: dict[str, Any] = {
+        "orderId": f"chaos-{seed}-{index:06d}",
+        "customerId": f"cust-{rng.randint(1, 500)}",
+        "items": items,
+        "currency": "GBP",
+        "payment": {"token": "tok_chargeDeclined" if kind == "declined" else "tok_visa"},
+        "shippingAddress": _ADDRESS | {"country": "AQ" if kind == "undeliverable" else "GB"},
+    }
+    if kind == "out-of-stock":
+        order["items"].append({"sku": rng.choice(["OUT-OF-STOCK-1", "NO-SUCH-SKU"]), "quantity": 1, "unitPrice": 100})
+    elif kind == "scarce":
+        order["items"] = [{"sku": "GIZMO-3", "quantity": rng.randint(1, 2), "unitPrice": 2_500}]
+    elif kind == "invalid":
+        defect = rng.choice(["quantity", "currency", "extra", "customer", "duplicate"])
+        if defect == "quantity":
+            order["items"][0]["quantity"] = 0
+        elif defect == "currency":
+            order["currency"] = "gbp"
+        elif defect == "extra":
+            order["coupon"] = "FREE"
+        elif defect == "customer":
+            order["customerId"] = ""
+        else:
+            order["items"].append(dict(order["items"][0]))
+    return kind, order
+
+
+class RecordingPayments(SimulatedPayments):
+    """The simulated provider, keeping a ledger of what it charged and refunded."""
+
+    def __init__(self) -> None:
+        self.ledger = Ledger()
+        self.calls: Counter[str] = Counter()
+        self._order_of: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def charge(self, *, order_id: str, amount: int, currency: str, token: SecretStr) -> str:
+        payment_id = super().charge(order_id=order_id, amount=amount, currency=currency, token=token)
+        with self._lock:
+            self.calls["charge"] += 1
+            self._order_of[payment_id] = order_id
+            if payment_id not in self.ledger.charges[order_id]:
+                self.ledger.charges[order_id].append(payment_id)
+        return payment_id
+
+    def refund(self, *, payment_id: str, amount: int, currency: str) -> str:
+        refund_id = super().refund(payment_id=payment_id, amount=amount, currency=currency)
+        with self._lock:
+            self.calls["refund"] += 1
+            order_id = self._order_of.get(payment_id, payment_id)
+            if refund_id not in self.ledger.refunds[order_id]:
+                self.ledger.refunds[order_id].append(refund_id)
+        return refund_id
+
+
+class IdempotencyRecords:
+    """Remembers the idempotency records each invocation writes, so a crash can lose them as Lambda would."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        self._local = threading.local()
+
+    def capture(self, params: dict[str, Any], **_: Any) -> None:
+        if params.get("TableName") == self.table and "Item" in params:
+            self._written().append(params["Item"]["id"])
+
+    def start(self, _call: Invocation) -> None:
+        self._local.written = []
+
+    def lose(self, _call: Invocation) -> None:
+        client = default_store().client
+        for key in self._written():
+            client.delete_item(TableName=self.table, Key={"id": key})
+
+    def _written(self) -> list[Any]:
+        if not hasattr(self._local, "written"):
+            self._local.written = []
+        written: list[Any] = self._local.written
+        return written
+
+
+@dataclass
+class ChaosReport:
+    sagas: int
+    seed: int
+    concurrency: int
+    outcomes: Counter[str]
+    faults: Counter[str]
+    redriven: int
+    violations: list[Violation]
+    provider_calls: Counter[str]
+    seconds: float
+    replay: str = ""
+    by_kind: Counter[str] = field(default_factory=Counter)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sagas": self.sagas,
+            "seed": self.seed,
+            "concurrency": self.concurrency,
+            "outcomes": dict(sorted(self.outcomes.items())),
+            "orderKinds": dict(sorted(self.by_kind.items())),
+            "faultsInjected": {kind: self.faults.get(kind, 0) for kind in KINDS},
+            "redriven": self.redriven,
+            "providerCalls": dict(self.provider_calls),
+            "violations": len(self.violations),
+            "firstViolations": [str(v) for v in self.violations[:5]],
+            "seconds": round(self.seconds, 2),
+            "sagasPerSecond": round(self.sagas / self.seconds, 1) if self.seconds else None,
+            "replay": self.replay,
+        }
+
+
+def compensation_functions(target: Target) -> list[str]:
+    """Functions of the Task states that retry everything: the compensations (read from the ASL)."""
+    assert target.engine is not None
+    template = target.engine.template
+    machine = json.loads(template.definition_path.read_text())
+    by_substitution = {f"${{{name}}}": logical_id for name, (logical_id, _) in template.substitutions.items()}
+    found = []
+    for state in machine["States"].values():
+        retries_all = any("States.ALL" in r["ErrorEquals"] for r in state.get("Retry", []))
+        function = by_substitution.get(state.get("Parameters", {}).get("FunctionName", ""))
+        if state["Type"] == "Task" and retries_all and function:
+            found.append(function)
+    return found
+
+
+def run_chaos(
+    sagas: int,
+    seed: int,
+    concurrency: int = 1,
+    on_result: Callable[[ExecutionResult], None] | None = None,
+    state_dir: Path | None = None,
+) -> ChaosReport:
+    rng = random.Random(seed)  # noqa: S311 (reproducible test data, not security)
+    orders = [random_order(rng, seed, index) for index in range(sagas)]
+    stock = initial_stock(sagas)
+    with tempfile.TemporaryDirectory(prefix="saga-chaos-") as scratch:
+        options = TargetOptions(state_dir=state_dir or Path(scratch), keep_state=False)
+        with open_target(options) as target:
+            assert target.engine is not None and target.idempotency_table is not None
+            engine = target.engine
+            target.store.put_stock(stock)
+            payments = RecordingPayments()
+            records = IdempotencyRecords(target.idempotency_table)
+            default_store().client.meta.events.register("before-call.dynamodb.PutItem", records.capture)
+            compensations = compensation_functions(target)
+            forward = [f for f in engine.template.functions if f not in compensations]
+            plan = FaultPlan(seed, forward, compensations, idempotency_cleaner=records.lose)
+            engine.lambda_.record_calls = False
+            engine.lambda_.before[:0] = [records.start, plan.before]
+            engine.lambda_.after.append(plan.after)
+            began = time.monotonic()
+            with mock.patch.object(providers, "payments", lambda: payments):
+                starts = [Start(kind, order["orderId"], json.dumps(order)) for kind, order in orders]
+                results = run_many(target, starts, concurrency, on_result=on_result, with_history=False)
+                redriven = 0
+                for index, result in enumerate(results):
+                    if result.error == "CompensationFailed":
+                        target.redrive(result.execution_arn)
+                        results[index] = result_of(
+                            target, target.describe(result.execution_arn), target.history(result.execution_arn), 0
+                        )
+                        redriven += 1
+            seconds = time.monotonic() - began
+            violations = check(stock, target.store.stock(), target.store.orders(), results, payments.ledger)
+            violations += [Violation("duplicate delivery has one answer", "-", m) for m in plan.mismatches]
+    outcomes = Counter(r.error or r.status for r in results)
+    return ChaosReport(
+        sagas=sagas,
+        seed=seed,
+        concurrency=concurrency,
+        outcomes=outcomes,
+        faults=plan.injected,
+        redriven=redriven,
+        violations=violations,
+        provider_calls=payments.calls,
+        seconds=seconds,
+        replay=f"saga chaos --sagas {sagas} --seed {seed} --concurrency {concurrency}",
+        by_kind=Counter(kind for kind, _ in orders),
+    )

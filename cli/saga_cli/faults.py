@@ -1,0 +1,156 @@
+"""Seeded fault injection for the embedded engine.
+
+Each order gets a fault script, decided from the seed and the order alone: which function fails, how, and
+on which attempts. Scripts do not depend on timing or thread order, so a seed replays the same faults.
+
+Kinds (all are things Lambda and Step Functions really do):
+- ``transient``: Lambda's Invoke API fails (``Lambda.ServiceException``, ``Lambda.TooManyRequestsException``)
+  before the handler runs; Retry absorbs it.
+- ``timeout``: the task times out before the handler runs (``States.Timeout``).
+- ``crash-after-write``: the handler did its writes, then the function died (``Sandbox.Timedout``) before
+  Powertools stored its result: the idempotency record is gone and the retry must recognise its own write.
+- ``duplicate``: the same event is delivered twice (Lambda is at-least-once); both deliveries must have
+  one effect.
+- ``compensation-flaky``: a compensation fails a few times (fewer than its retries).
+- ``compensation-broken``: a compensation fails on every attempt: ``CompensationFailed``, then a redrive.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from saga_cli.engine import Invocation, LambdaFault
+
+FORWARD_KINDS = ("transient", "timeout", "crash-after-write", "duplicate")
+COMPENSATION_KINDS = ("compensation-flaky", "compensation-broken", "crash-after-write", "duplicate")
+KINDS = ("transient", "timeout", "crash-after-write", "duplicate", "compensation-flaky", "compensation-broken")
+#: Attempts a compensation makes before it is caught: 1 + the ASL's MaxAttempts (6).
+COMPENSATION_ATTEMPTS = 7
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: str
+    #: The attempts (1-based) it strikes on.
+    attempts: frozenset[int]
+
+
+def _order_id(event: dict[str, Any]) -> str | None:
+    if isinstance(event.get("orderId"), str):
+        return str(event["orderId"])
+    order = event.get("order")
+    return str(order["orderId"]) if isinstance(order, dict) and isinstance(order.get("orderId"), str) else None
+
+
+@dataclass
+class FaultPlan:
+    """Decides and injects each order's faults; counts what it injected, by kind."""
+
+    seed: int
+    forward: list[str]
+    compensations: list[str]
+    #: Chance that a given function gets a fault for a given order.
+    rate: float = 0.12
+    #: Chance that a compensation's fault is the kind that outlasts its retries.
+    broken_rate: float = 0.25
+    #: Chance that a transient fault strikes two attempts in a row (still within the three retries).
+    twice_rate: float = 0.5
+    idempotency_cleaner: Any = None
+    injected: Counter[str] = field(default_factory=Counter)
+    #: Duplicate deliveries whose second answer differed from the first (an idempotency violation).
+    mismatches: list[str] = field(default_factory=list)
+    _scripts: dict[str, dict[str, Fault]] = field(default_factory=dict)
+    _struck: set[tuple[str, str]] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def script(self, order_id: str) -> dict[str, Fault]:
+        """This order's faults by function: a pure function of the seed and the order id."""
+        with self._lock:
+            if order_id not in self._scripts:
+                self._scripts[order_id] = self._decide(random.Random(f"{self.seed}/{order_id}"))  # noqa: S311
+            return self._scripts[order_id]
+
+    def _decide(self, rng: random.Random) -> dict[str, Fault]:
+        faults: dict[str, Fault] = {}
+        for function in self.forward:
+            if rng.random() < self.rate:
+                kind = rng.choice(FORWARD_KINDS)
+                # Within the ASL's budget: 3 retries of transient errors, 2 of timeouts.
+                twice = kind == "transient" and rng.random() < self.twice_rate
+                strikes = frozenset({1, 2}) if twice else frozenset({1})
+                faults[function] = Fault(kind, strikes)
+        for function in self.compensations:
+            if rng.random() < self.rate * 2:
+                kind = rng.choice(COMPENSATION_KINDS)
+                if kind == "compensation-broken" and rng.random() >= self.broken_rate:
+                    kind = "compensation-flaky"
+                if kind == "compensation-broken":
+                    strikes = frozenset(range(1, COMPENSATION_ATTEMPTS + 1))
+                elif kind == "compensation-flaky":
+                    strikes = frozenset(range(1, rng.randint(1, 3) + 1))
+                else:
+                    strikes = frozenset({1})
+                faults[function] = Fault(kind, strikes)
+        return faults
+
+    def _fault(self, call: Invocation) -> Fault | None:
+        order_id = _order_id(call.event)
+        if order_id is None:
+            return None
+        fault = self.script(order_id).get(call.function.logical_id)
+        return fault if fault is not None and call.attempt in fault.attempts else None
+
+    def _count(self, kind: str, call: Invocation) -> None:
+        """Count each fault once, however many attempts it strikes."""
+        key = (_order_id(call.event) or "", call.function.logical_id)
+        with self._lock:
+            if key not in self._struck:
+                self._struck.add(key)
+                self.injected[kind] += 1
+
+    # Hooks for InProcessLambda -------------------------------------------------------------------------
+
+    def before(self, call: Invocation) -> None:
+        fault = self._fault(call)
+        if fault is None:
+            return
+        if fault.kind == "transient":
+            self._count(fault.kind, call)
+            code, status = ("ServiceException", 500) if call.attempt % 2 else ("TooManyRequestsException", 429)
+            response: Any = {
+                "Error": {"Code": code, "Message": "injected: Lambda could not run the function"},
+                "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": "-"},
+            }
+            raise ClientError(response, "Invoke")
+        if fault.kind == "timeout":
+            self._count(fault.kind, call)
+            raise TimeoutError("injected: the task timed out")
+        if fault.kind.startswith("compensation-"):
+            self._count(fault.kind, call)
+            raise RuntimeError(f"injected: {call.function.logical_id} failed")
+
+    def after(self, call: Invocation) -> None:
+        fault = self._fault(call)
+        if fault is None:
+            return
+        if fault.kind == "duplicate":
+            self._count(fault.kind, call)
+            again = call.deliver_again()
+            if again != call.result:
+                with self._lock:
+                    self.mismatches.append(f"{call.function.logical_id} answered a duplicate delivery differently")
+        elif fault.kind == "crash-after-write":
+            self._count(fault.kind, call)
+            if self.idempotency_cleaner is not None:
+                self.idempotency_cleaner(call)
+            raise LambdaFault("Sandbox.Timedout", "injected: Task timed out after its writes")
+
+    def kinds_seen(self) -> Iterable[str]:
+        return sorted(self.injected)

@@ -1,0 +1,151 @@
+"""Random orders under injected faults keep every promise; and the checks can fail when a promise breaks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from order_saga.models import LineItem, OrderRecord, OrderStatus, ReservationState
+from order_saga.store import SagaStore
+from saga_cli.chaos import run_chaos
+from saga_cli.faults import KINDS, FaultPlan
+from saga_cli.invariants import check
+from saga_cli.main import app
+from saga_cli.runner import ExecutionResult
+
+
+def test_a_thousand_sagas_under_faults_keep_every_promise() -> None:
+    report = run_chaos(sagas=1000, seed=1, concurrency=16)
+
+    summary = report.to_json()
+    assert summary["violations"] == 0, summary["firstViolations"]
+    assert all(summary["faultsInjected"][kind] > 0 for kind in KINDS), summary["faultsInjected"]
+    assert {"SUCCEEDED", "InventoryUnavailable", "PaymentDeclined", "ShippingFailed", "InvalidOrder"} <= set(
+        summary["outcomes"]
+    )
+    assert report.redriven > 0, "a compensation failed for good and was redriven"
+    assert "CompensationFailed" not in summary["outcomes"], "every redrive ended the saga"
+    assert sum(summary["outcomes"].values()) == 1000
+
+
+def test_the_seed_decides_the_faults() -> None:
+    def scripts(seed: int) -> list[Any]:
+        plan = FaultPlan(seed, ["CreateOrderFunction", "ReserveInventoryFunction"], ["ReleaseInventoryFunction"])
+        return [plan.script(f"chaos-{n}") for n in range(200)]
+
+    assert scripts(5) == scripts(5)
+    assert scripts(5) != scripts(6)
+
+
+def test_chaos_reports_a_broken_promise(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a release that forgets its "at most once" condition
+    original = SagaStore.release
+
+    def release_without_the_guard(self: SagaStore, order_id: str, lines: Any, to: OrderStatus) -> None:
+        original(self, order_id, lines, to)
+        self.put_stock({line.sku: self.stock([line.sku])[line.sku] + line.quantity for line in lines})
+
+    monkeypatch.setattr(SagaStore, "release", release_without_the_guard)
+
+    report = run_chaos(sagas=120, seed=3, concurrency=8)
+
+    assert any(v.rule == "stock conserved" for v in report.violations), [str(v) for v in report.violations]
+
+
+HELD = ReservationState.HELD
+
+
+def _order(order_id: str, **fields: Any) -> OrderRecord:
+    base: dict[str, Any] = {
+        "order_id": order_id,
+        "status": OrderStatus.SHIPPED,
+        "customer_id": "c",
+        "items": [LineItem(sku="A", quantity=2, unit_price=1)],
+        "currency": "GBP",
+        "amount": 2,
+        "shipping_address": {"name": "n", "line1": "l", "city": "c", "postcode": "p", "country": "GB"},
+        "reservation_id": f"res-{order_id}",
+        "reservation_state": ReservationState.SHIPPED,
+        "payment_id": "pay_1",
+        "created_at": "t",
+        "updated_at": "t",
+    }
+    return OrderRecord(**(base | fields))
+
+
+def _execution(name: str, status: str = "SUCCEEDED", error: str | None = None) -> ExecutionResult:
+    return ExecutionResult(f"arn:{name}", name, status, None, error, None, [], {"orderId": name}, 0)
+
+
+@pytest.mark.parametrize(
+    ("stock", "orders", "executions", "rule"),
+    [
+        ({"A": -1}, [], [], "stock never negative"),
+        ({"A": 10}, [_order("o1")], [_execution("o1")], "stock conserved"),  # released twice: 2 too many
+        (
+            {"A": 8},
+            [_order("o1", status=OrderStatus.PAYMENT_FAILED, reservation_state=ReservationState.RELEASED)],
+            [],
+            "a charge is shipped or refunded",
+        ),
+        (
+            {"A": 8},
+            [
+                _order(
+                    "o1",
+                    status=OrderStatus.INVENTORY_RELEASED,
+                    payment_id=None,
+                    reservation_state=ReservationState.HELD,
+                )
+            ],
+            [],
+            "a reservation is shipped or released",
+        ),
+        ({"A": 8}, [_order("o1")], [_execution("o1", "FAILED", "PaymentDeclined")], "order status matches the outcome"),
+        ({"A": 8}, [_order("o1")], [_execution("o1", "FAILED", "InvalidOrder")], "invalid orders leave nothing"),
+        ({"A": 8}, [_order("o1")], [_execution("o1", "RUNNING")], "every execution ends"),
+        (
+            {"A": 8},
+            [_order("o1")],
+            [_execution("o1", "FAILED", "States.Timeout")],
+            "executions end as the contract says",
+        ),
+    ],
+)
+def test_the_checker_finds_each_kind_of_violation(
+    stock: dict[str, int], orders: list[OrderRecord], executions: list[ExecutionResult], rule: str
+) -> None:
+    # Given 10 units of A at the start
+    violations = check({"A": 10}, stock, orders, executions)
+
+    assert rule in {v.rule for v in violations}
+
+
+def test_a_consistent_state_has_no_violation() -> None:
+    assert check({"A": 10}, {"A": 8}, [_order("o1")], [_execution("o1")]) == []
+
+
+def test_chaos_command_prints_one_json_summary_last() -> None:
+    result = CliRunner().invoke(app, ["chaos", "--sagas", "40", "--seed", "2", "--json"])
+
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["sagas"] == 40
+    assert summary["seed"] == 2
+    assert summary["violations"] == 0
+    assert set(summary["faultsInjected"]) == set(KINDS)
+
+
+def test_chaos_command_exits_1_and_names_the_replay_on_a_violation(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        "saga_cli.chaos.check", lambda *args: [__import__("saga_cli.invariants").invariants.Violation("r", "s", "d")]
+    )
+
+    result = CliRunner().invoke(app, ["chaos", "--sagas", "5", "--seed", "9"])
+
+    assert result.exit_code == 1
+    assert "saga chaos --sagas 5 --seed 9" in result.stderr
+    assert "r: s: d" in result.stderr
