@@ -1,7 +1,8 @@
 # order-saga: one entry point for a newcomer and for CI (.ci/run calls `make test` and `make build`).
 #
-#   make setup   create .venv (project + dev tools), .venv-sam (SAM CLI) and node_modules (asl-validator)
-#   make lint    ruff, mypy, cfn-lint, sam validate --lint, statelint and asl-validator
+#   make setup   create .venv (project + dev tools), .venv-sam (SAM CLI), .venv-checkov (checkov) and
+#                node_modules (asl-validator)
+#   make lint    ruff, mypy, cfn-lint, sam validate --lint, checkov, statelint and asl-validator
 #   make test    lint, then pytest (what CI runs)
 #   make build   sam build (needs Python 3.12, the Lambda runtime)
 #   make demo    run the four outcome scenarios on the embedded engine
@@ -21,6 +22,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
 SAM := $(SAM_VENV)/bin/sam
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+# template.yaml translated to CloudFormation, for checkov (scripts/translate_template.py).
+TRANSLATED := .aws-sam/translated-template.json
 ASL := statemachine/order_saga.asl.json
 REGION ?= eu-west-2
 PYTEST_ARGS ?=
@@ -28,6 +33,7 @@ PYTEST_ARGS ?=
 # Stamp files: each environment is rebuilt only when what it is installed from changes.
 VENV_STAMP := $(VENV)/.installed
 SAM_STAMP := $(SAM_VENV)/.installed
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
 # The directory of a Python 3.12 for `sam build` (the functions' Runtime is python3.12): python3.12 on
@@ -46,7 +52,7 @@ PY312_DIR = $(shell \
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-setup: $(VENV_STAMP) $(SAM_STAMP) $(NODE_STAMP) ## Create .venv, .venv-sam and node_modules (no-op when up to date)
+setup: $(VENV_STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) ## Create .venv, .venv-sam, .venv-checkov and node_modules (no-op when up to date)
 
 $(VENV_STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -62,6 +68,13 @@ $(SAM_STAMP): requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	@touch $@
 
+# Its own environment too: checkov pins boto3, packaging and networkx below what .venv needs.
+$(CHECKOV_STAMP): requirements-checkov.txt
+	rm -rf $(CHECKOV_VENV)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@touch $@
+
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
@@ -72,6 +85,9 @@ lint: setup ## Static checks of the Python code, the template and the state mach
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
 	$(SAM) validate --lint --region $(REGION)
+	$(SAM_VENV)/bin/python scripts/translate_template.py --region $(REGION) template.yaml $(TRANSLATED)
+	$(CHECKOV) --config-file .checkov.yaml --file template.yaml --file $(TRANSLATED)
+	@echo "checkov: no finding outside .checkov.baseline"
 	$(BIN)/statelint --ignore=URI $(ASL)
 	node_modules/.bin/asl-validator --json-path $(ASL)
 
@@ -97,8 +113,9 @@ chaos: $(VENV_STAMP) ## Run many sagas with injected failures and check the inva
 
 clean: ## Remove build output and caches
 	rm -rf .aws-sam .mypy_cache .ruff_cache .pytest_cache .hypothesis .coverage
-	find . -path ./$(VENV) -prune -o -path ./$(SAM_VENV) -prune -o -path ./node_modules -prune -o \
+	find . -path ./$(VENV) -prune -o -path ./$(SAM_VENV) -prune -o -path ./$(CHECKOV_VENV) -prune -o \
+		-path ./node_modules -prune -o \
 		-name __pycache__ -type d -prune -exec rm -rf {} +
 
-distclean: clean ## Also remove .venv, .venv-sam, node_modules and the local engine's state (.saga)
-	rm -rf $(VENV) $(SAM_VENV) node_modules .saga
+distclean: clean ## Also remove .venv, .venv-sam, .venv-checkov, node_modules and the local engine's state (.saga)
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) node_modules .saga

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar, get_type_hints
+from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyPersistenceLayerError
-from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
+from aws_lambda_powertools.utilities.idempotency.serialization.base import BaseIdempotencySerializer
 from pydantic import BaseModel
 
 from order_saga.errors import StoreUnavailable
@@ -32,6 +32,28 @@ In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
 
 _configs: list[IdempotencyConfig] = []
+
+
+class TokenFreeSerializer(BaseIdempotencySerializer):
+    """Stores a step's result without its payment token; a replay gets the token of the call it answers.
+
+    A result that still carries the order on to ChargePayment holds the token, and Powertools would keep it in
+    the idempotency table until the TTL (and DynamoDB's deletion lag) is over: it must not rest there. A replay
+    answers a retry of the same state, whose input holds the same token.
+    """
+
+    def __init__(self, model: type[BaseModel], payment: BaseModel | None) -> None:
+        self.model = model
+        self.payment = payment
+
+    def to_dict(self, data: BaseModel) -> dict[str, Any]:
+        return data.model_dump(mode="json", exclude={"payment"})
+
+    def from_dict(self, data: dict[str, Any]) -> BaseModel:
+        field = self.model.model_fields.get("payment")
+        if field is not None and field.is_required() and self.payment is not None:
+            data = data | {"payment": self.payment}
+        return self.model.model_validate(data)
 
 
 @functools.cache
@@ -58,7 +80,7 @@ def once_per_order(key: str = "order_id") -> Callable[[Callable[[In], Out]], Cal
         config = IdempotencyConfig(event_key_jmespath=key, raise_on_no_idempotency_key=True)
         _configs.append(config)
         # The step's return model (its annotation is a string under postponed evaluation).
-        serializer = PydanticSerializer(model=get_type_hints(step)["return"])
+        result_model = get_type_hints(step)["return"]
 
         @functools.wraps(step)
         def run(order: In) -> Out:
@@ -69,7 +91,7 @@ def once_per_order(key: str = "order_id") -> Callable[[Callable[[In], Out]], Cal
                 data_keyword_argument="order",
                 persistence_store=persistence_layer(step.__name__),
                 config=config,
-                output_serializer=serializer,
+                output_serializer=TokenFreeSerializer(result_model, getattr(order, "payment", None)),
                 key_prefix=step.__name__,
             )
             try:
