@@ -294,6 +294,72 @@ def chaos(
         raise typer.Exit(1)
 
 
+# Performance, cost and the flow: saga bench, saga graph ------------------------------------------------------
+
+
+@app.command()
+def bench(
+    sagas: Annotated[int, typer.Option("--sagas", min=1, max=100_000, help="Sagas per side and workload.")] = 200,
+    import_runs: Annotated[
+        int, typer.Option("--import-runs", min=0, max=50, help="Fresh interpreters per function (0 skips).")
+    ] = 5,
+    chart: Annotated[Path | None, typer.Option("--chart", help="Also draw the figures as an SVG chart here.")] = None,
+    save: Annotated[Path | None, typer.Option("--save", help="Also write the JSON report to this file.")] = None,
+    speedups: Annotated[
+        bool, typer.Option("--speedups/--no-speedups", help="moto speed-ups on (as saga run) or off, to compare.")
+    ] = True,
+    as_json: Json = False,
+) -> None:
+    """Measure the engine against direct calls, cold starts, package sizes, and the AWS cost per order."""
+    from saga_cli import bench as measure  # noqa: PLC0415  (only this command needs it)
+    from saga_cli.bench_chart import chart_svg  # noqa: PLC0415
+
+    try:
+        report = measure.run(measure.BenchOptions(sagas, import_runs, speedups), lambda m: typer.echo(m, err=True))
+    except (measure.BenchError, TargetError, EngineError) as exc:
+        raise fail(str(exc), 1) from None
+    for path, text in ((chart, chart_svg(report)), (save, json.dumps(report, indent=1) + "\n")):
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            typer.echo(f"Wrote {path}", err=True)
+    if as_json:
+        typer.echo(json.dumps(report, separators=(",", ":")))
+    else:
+        typer.echo("\n".join(measure.render(report)))
+
+
+@app.command()
+def graph(
+    execution: Annotated[str | None, typer.Argument(help="An execution (name or ARN) whose path to draw.")] = None,
+    svg: Annotated[
+        Path | None, typer.Option("--svg", help="Also write an SVG here (for an execution: <name>.svg unless given).")
+    ] = None,
+    endpoint_url: EndpointUrl = None,
+    region: Region = None,
+    profile: Profile = None,
+    stack_name: StackName = None,
+    state_dir: StateDir = Path(".saga"),
+    dynamodb_endpoint: DynamoEndpoint = None,
+    clock: Clock = DEFAULT_CLOCK,
+) -> None:
+    """Print the state machine as a Mermaid flowchart; with an execution, its path drawn on it."""
+    from saga_cli import graph as flowchart  # noqa: PLC0415  (only this command needs it)
+
+    flow = flowchart.load_flow()
+    run_ = None
+    if execution is not None:
+        options = _options(endpoint_url, region, profile, stack_name, state_dir, dynamodb_endpoint, clock)
+        with target_for(options) as target:
+            run_ = flowchart.run_of(target.describe(execution), target.history(execution))
+        svg = svg or Path(f"{run_.name}.svg")
+    typer.echo(flowchart.mermaid(flow, run_), nl=False)
+    if svg is not None:
+        svg.parent.mkdir(parents=True, exist_ok=True)
+        svg.write_text(flowchart.svg(flow, run_), encoding="utf-8")
+        typer.echo(f"Wrote {svg}", err=True)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

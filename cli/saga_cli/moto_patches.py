@@ -40,6 +40,8 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
+from saga_cli import moto_speedups
+
 LambdaInvoke = Callable[[dict[str, Any], str, Any], dict[str, Any]]
 
 
@@ -163,4 +165,5 @@ def installed(invoke: LambdaInvoke, clock: ScaledClock, completions: Completions
             (DynamoDBBackend, "transact_write_items", _item_level_rollback(DynamoDBBackend.transact_write_items)),
         ):
             stack.enter_context(mock.patch.object(target, name, value))
+        stack.enter_context(moto_speedups.installed())
         yield

@@ -1,0 +1,723 @@
+"""``saga bench``: what the saga costs, measured side by side in one run on one machine.
+
+- Throughput: the embedded engine end to end (StartExecution, the real ASL on moto's interpreter,
+  DescribeExecution) against the same handlers called directly in sequence on the same DynamoDB, with no
+  orchestrator: the limit the engine is held against. Engine and direct sagas alternate one by one, so a
+  change in the machine's load hits both alike. ``overheadRatio`` = direct throughput / engine throughput.
+- Cold start: each function's ``import app`` in a fresh interpreter with no ``.pyc`` (as Lambda runs a
+  ``sam build`` package), next to a bare ``import boto3`` measured the same way in the same run; and the
+  size of each function and layer that ``sam build`` produced.
+- Per scenario, one execution each: state transitions and Lambda invocations from its history, and the
+  DynamoDB requests its handlers made (idempotency records included), counted on their DynamoDB client;
+  then the AWS cost per million orders on Standard and on Express at the prices in ``prices``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from order_saga.errors import DuplicateOrder, InvalidOrder, InventoryUnavailable, PaymentDeclined, ShippingFailed
+from saga_cli import moto_speedups, prices
+from saga_cli.engine import table_name
+from saga_cli.functions import LambdaContext, load_handler
+from saga_cli.scenarios import SCENARIOS, read_input, scenario_path
+from saga_cli.template import ROOT, SagaTemplate, load
+
+#: The scenarios whose outcome each bench saga must reach: (status, error).
+EXPECTED = {
+    "happy": ("SUCCEEDED", None),
+    "out-of-stock": ("FAILED", "InventoryUnavailable"),
+    "payment-declined": ("FAILED", "PaymentDeclined"),
+    "shipping-failed": ("FAILED", "ShippingFailed"),
+    "invalid": ("FAILED", "InvalidOrder"),
+}
+#: The workloads timed: the happy path alone, and every scenario in turn.
+WORKLOADS = {"happy": ["happy"], "mix": list(SCENARIOS)}
+#: Sagas of each scenario run (and not timed) before timing starts: imports, caches, pooled threads.
+WARMUP_ROUNDS = 2
+#: Blocks the timed sagas are cut into to show the spread of the ratio.
+BLOCKS = 6
+#: Every so many pairs of sagas a full garbage collection runs between them, untimed. One process holds the
+#: whole simulated cloud (moto's tables, every execution), so a full collection takes 0.1-0.2 s; Python
+#: starts one by itself about every 250 sagas here, and it would land on whichever saga triggered it, one
+#: side or the other by chance. Collecting every 50 pairs keeps them out of the timings (the time they
+#: took is reported as ``fullCollectionsUntimed``); younger collections stay in.
+FULL_COLLECTION_EVERY = 50
+_OLDEST_GENERATION = 2
+WAIT_SECONDS = 60.0
+BUILD_DIR = ROOT / ".aws-sam" / "build"
+GOAL_OVERHEAD = 1.25
+GOAL_IMPORT = 2.5
+_IMPORT_TIMER = "import time\nt = time.perf_counter()\nimport {module}\nprint((time.perf_counter() - t) * 1000)\n"
+
+
+class BenchError(Exception):
+    """The bench cannot run, or a saga did not end as its scenario says."""
+
+
+Progress = Callable[[str], None]
+
+
+# Direct calls: the handlers in sequence, the state machine's data flow written out --------------------
+
+
+@dataclass
+class Direct:
+    """The saga without an orchestrator: each handler called in turn, as the ASL would, in this process."""
+
+    template: SagaTemplate
+    handlers: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.handlers = {logical_id: load_handler(f) for logical_id, f in self.template.functions.items()}
+
+    def _call(self, logical_id: str, event: dict[str, Any]) -> dict[str, Any]:
+        function = self.template.functions[logical_id]
+        context = LambdaContext(logical_id, function.timeout_seconds, function.memory_mb)
+        result: dict[str, Any] = self.handlers[logical_id](event, context)
+        return result
+
+    def run(self, order: dict[str, Any], name: str) -> str | None:
+        """Run one order; the error it ends with (None when shipped)."""
+        try:
+            created = self._call("CreateOrderFunction", {"order": order, "executionName": name})
+            reserved = self._call("ReserveInventoryFunction", created)
+        except (InvalidOrder, DuplicateOrder, InventoryUnavailable) as exc:
+            return type(exc).__name__
+        try:
+            charged = self._call("ChargePaymentFunction", reserved)
+        except PaymentDeclined as exc:
+            self._call("ReleaseInventoryFunction", _caught(reserved, exc))
+            return "PaymentDeclined"
+        try:
+            self._call("ShipOrderFunction", charged)
+        except ShippingFailed as exc:
+            refunded = self._call("RefundPaymentFunction", _caught(charged, exc))
+            self._call("ReleaseInventoryFunction", refunded)
+            return "ShippingFailed"
+        return None
+
+
+def _caught(state: dict[str, Any], exc: Exception) -> dict[str, Any]:
+    """``state`` as a Catch with ``ResultPath: $.error`` hands it on."""
+    cause = {"errorMessage": str(exc), "errorType": type(exc).__name__}
+    return state | {"error": {"Error": type(exc).__name__, "Cause": json.dumps(cause)}}
+
+
+# Throughput ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Timings:
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    #: Seconds the cyclic garbage collector ran during these sagas, and its full collections.
+    gc_seconds: float = 0.0
+    full_collections: int = 0
+
+    def add(self, wall: float, cpu: float) -> None:
+        self.wall.append(wall)
+        self.cpu.append(cpu)
+
+    def summary(self) -> dict[str, float]:
+        ordered = sorted(self.wall)
+        return {
+            "perSecond": round(len(ordered) / sum(ordered), 2),
+            "p50Ms": round(_percentile(ordered, 0.50) * 1000, 2),
+            "p95Ms": round(_percentile(ordered, 0.95) * 1000, 2),
+            "cpuMsPerSaga": round(statistics.fmean(self.cpu) * 1000, 2),
+            "gcMsPerSaga": round(self.gc_seconds / len(ordered) * 1000, 2),
+            "fullCollections": self.full_collections,
+        }
+
+
+class _GcClock:
+    """Charges the garbage collector's pauses to the saga that is running (whichever thread triggers it)."""
+
+    def __init__(self) -> None:
+        self.current: Timings | None = None
+        self._began = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        elif self.current is not None:
+            self.current.gc_seconds += time.perf_counter() - self._began
+            self.current.full_collections += info["generation"] == _OLDEST_GENERATION
+
+    @contextlib.contextmanager
+    def on(self) -> Iterator[_GcClock]:
+        gc.callbacks.append(self)
+        try:
+            yield self
+        finally:
+            gc.callbacks.remove(self)
+
+
+def _percentile(ordered: list[float], fraction: float) -> float:
+    index = min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))
+    return ordered[index]
+
+
+@dataclass
+class Sagas:
+    """Runs one saga of a scenario on the engine or directly, and checks that it ends as it should."""
+
+    target: Any
+    direct: Direct
+    inputs: dict[str, dict[str, Any]]
+    count: int = 0
+
+    def order(self, scenario: str) -> tuple[dict[str, Any], str]:
+        self.count += 1
+        name = f"bench-{self.count}-{uuid.uuid4().hex[:12]}"
+        return self.inputs[scenario] | {"orderId": name}, name
+
+    def engine(self, scenario: str) -> dict[str, Any]:
+        order, name = self.order(scenario)
+        arn = self.target.start(name, json.dumps(order))
+        if not self.target.engine.completions.wait(arn, WAIT_SECONDS):
+            raise BenchError(f"execution {name} did not finish in {WAIT_SECONDS:.0f} s")
+        describe: dict[str, Any] = self.target.sfn.describe_execution(executionArn=arn)
+        _check(scenario, describe["status"], describe.get("error"))
+        return describe
+
+    def directly(self, scenario: str) -> None:
+        order, name = self.order(scenario)
+        error = self.direct.run(order, name)
+        _check(scenario, "SUCCEEDED" if error is None else "FAILED", error)
+
+
+def _check(scenario: str, status: str, error: str | None) -> None:
+    if (status, error) != EXPECTED[scenario]:
+        raise BenchError(f"a {scenario} saga ended {status} {error or ''}, not as expected {EXPECTED[scenario]}")
+
+
+def _timed(run: Callable[[str], Any], scenario: str) -> tuple[float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    run(scenario)
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def throughput(sagas: Sagas, workload: list[str], count: int) -> dict[str, Any]:
+    """Time ``count`` engine sagas and ``count`` direct ones, alternating which goes first."""
+    engine, direct = Timings(), Timings()
+    untimed = Timings()
+    with _GcClock().on() as gc_clock:
+        for index in range(count):
+            if index % FULL_COLLECTION_EVERY == 0:
+                gc_clock.current = untimed
+                gc.collect()
+            scenario = workload[index % len(workload)]
+            pair = [(engine, sagas.engine), (direct, sagas.directly)]
+            for timings, run in pair if index % 2 == 0 else reversed(pair):
+                gc_clock.current = timings
+                timings.add(*_timed(run, scenario))
+            gc_clock.current = None
+    on_engine, directly = engine.summary(), direct.summary()
+    # The ratio within each block of consecutive sagas: how steady it is over the run.
+    size = max(len(workload) * 2, count // BLOCKS)
+    blocks = sorted(
+        sum(engine.wall[i : i + size]) / sum(direct.wall[i : i + size]) for i in range(0, count - size + 1, size)
+    )
+    return {
+        "engine": on_engine,
+        "direct": directly,
+        "overheadRatio": round(directly["perSecond"] / on_engine["perSecond"], 3),
+        "overheadRatioCpu": round(on_engine["cpuMsPerSaga"] / directly["cpuMsPerSaga"], 3),
+        "fullCollectionsUntimed": {"count": untimed.full_collections, "ms": round(untimed.gc_seconds * 1000, 1)},
+        "overheadRatioBlocks": {
+            "blocks": len(blocks),
+            "min": round(blocks[0], 3),
+            "median": round(statistics.median(blocks), 3),
+            "max": round(blocks[-1], 3),
+        }
+        if blocks
+        else None,
+    }
+
+
+# Per scenario: transitions, invocations and DynamoDB requests --------------------------------------------
+
+
+@dataclass
+class DynamoCounter:
+    """Counts the requests made on a DynamoDB client (botocore's ``before-parameter-build`` event)."""
+
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.calls.append((model.name, json.loads(json.dumps(params, default=str))))
+
+    @contextlib.contextmanager
+    def on(self, client: Any) -> Iterator[DynamoCounter]:
+        client.meta.events.register("before-parameter-build.dynamodb", self)
+        try:
+            yield self
+        finally:
+            client.meta.events.unregister("before-parameter-build.dynamodb", self)
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """DynamoDB's size of an item: attribute names plus values (numbers about one byte per two digits)."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    kind, inner = next(iter(value.items()))
+    if kind in ("S", "B"):
+        return len(inner.encode() if isinstance(inner, str) else inner)
+    if kind == "N":
+        return (len(inner.lstrip("-").replace(".", "")) + 1) // 2 + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + _value_size(v) + 1 for k, v in inner.items())
+    if kind == "L":
+        return 3 + sum(_value_size(v) + 1 for v in inner)
+    return sum(len(str(v).encode()) for v in inner)  # SS, NS, BS
+
+
+def _writes(operation: str, params: dict[str, Any]) -> list[tuple[str, dict[str, Any], bool]]:
+    """(table, item or key, transactional) for each item a request writes."""
+    if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+        return [(params["TableName"], params.get("Item") or params["Key"], False)]
+    if operation == "TransactWriteItems":
+        written = []
+        for entry in params["TransactItems"]:
+            kind, request = next(iter(entry.items()))
+            if kind != "ConditionCheck":
+                written.append((request["TableName"], request.get("Item") or request["Key"], True))
+        return written
+    if operation == "BatchWriteItem":
+        return [
+            (table, (w.get("PutRequest") or {}).get("Item") or w["DeleteRequest"]["Key"], False)
+            for table, writes in params["RequestItems"].items()
+            for w in writes
+        ]
+    return []
+
+
+def _reads(operation: str, params: dict[str, Any]) -> list[tuple[str, dict[str, Any], float]]:
+    """(table, key, units per 4 KB) for each item a request reads by key (the handlers never query or scan;
+    such a request would show in ``dynamodbRequests`` and ``dynamodbOperations``, not here)."""
+    if operation == "GetItem":
+        return [(params["TableName"], params["Key"], 1.0 if params.get("ConsistentRead") else 0.5)]
+    if operation == "TransactGetItems":
+        return [(e["Get"]["TableName"], e["Get"]["Key"], 2.0) for e in params["TransactItems"]]
+    if operation == "BatchGetItem":
+        return [
+            (table, key, 1.0 if spec.get("ConsistentRead") else 0.5)
+            for table, spec in params["RequestItems"].items()
+            for key in spec["Keys"]
+        ]
+    return []
+
+
+def census(sagas: Sagas, scenario: str, client: Any, reader: Any, keys: dict[str, list[str]]) -> dict[str, Any]:
+    """Run one saga of ``scenario`` on the engine and count what it costs."""
+    with DynamoCounter().on(client) as counter:
+        describe = sagas.engine(scenario)
+    history = sagas.target.history(describe["executionArn"])
+    entered = sum(1 for e in history if e["type"].endswith("StateEntered"))
+    scheduled = [e for e in history if e["type"] in ("TaskScheduled", "LambdaFunctionScheduled")]
+    tasks_entered = sum(1 for e in history if e["type"] == "TaskStateEntered")
+    retries = max(0, len(scheduled) - tasks_entered)
+
+    def stored_size(table: str, item_or_key: dict[str, Any]) -> int:
+        key = {name: item_or_key[name] for name in keys[table] if name in item_or_key}
+        item = reader.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item") if key else None
+        return max(item_size(item or {}), item_size(item_or_key))
+
+    writes = reads = 0
+    write_units = read_units = 0.0
+    idempotency = 0
+    largest = 0
+    for operation, params in counter.calls:
+        for table, item, transactional in _writes(operation, params):
+            size = stored_size(table, item)
+            largest = max(largest, size)
+            writes += 1
+            idempotency += table == table_name("IdempotencyTable")
+            write_units += math.ceil(max(size, 1) / 1024) * (2 if transactional else 1)
+        for table, key, per_4kb in _reads(operation, params):
+            size = stored_size(table, key)
+            reads += 1
+            read_units += math.ceil(max(size, 1) / 4096) * per_4kb
+    operations = Counter(operation for operation, _ in counter.calls)
+    return {
+        "status": describe["status"],
+        "transitions": entered + retries,
+        "lambdaInvocations": len(scheduled),
+        "dynamodbRequests": len(counter.calls),
+        "dynamodbWrites": writes,
+        "idempotencyWrites": idempotency,
+        "dynamodbReads": reads,
+        "writeUnits": write_units,
+        "readUnits": read_units,
+        "largestItemBytes": largest,
+        "operations": dict(sorted(operations.items())),
+    }
+
+
+def cost_per_million(figures: dict[str, Any], memory_gb: float) -> dict[str, Any]:
+    """USD per million orders of one scenario, on Standard and on Express, with the parts."""
+    invocations = figures["lambdaInvocations"]
+    lambda_ms = invocations * prices.ASSUMED_INVOCATION_MS
+    lambda_cost = (
+        invocations * prices.LAMBDA_PER_REQUEST + lambda_ms / 1000 * memory_gb * prices.LAMBDA_PER_GB_SECOND_ARM64
+    )
+    dynamodb = (
+        figures["writeUnits"] * prices.DYNAMODB_PER_WRITE_UNIT + figures["readUnits"] * prices.DYNAMODB_PER_READ_UNIT
+    )
+    standard = figures["transitions"] * prices.STANDARD_PER_TRANSITION
+    step = prices.EXPRESS_DURATION_STEP_MS
+    billed_ms = max(step, math.ceil(lambda_ms / step) * step)
+    express = prices.EXPRESS_PER_REQUEST + billed_ms / 1000 * prices.EXPRESS_MEMORY_GB * prices.EXPRESS_PER_GB_SECOND
+    million = 1_000_000
+    return {
+        "standard": round((standard + lambda_cost + dynamodb) * million, 2),
+        "express": round((express + lambda_cost + dynamodb) * million, 2),
+        "parts": {
+            "standardStepFunctions": round(standard * million, 2),
+            "expressStepFunctions": round(express * million, 2),
+            "lambda": round(lambda_cost * million, 2),
+            "dynamodb": round(dynamodb * million, 2),
+        },
+    }
+
+
+# Cold start and package size -----------------------------------------------------------------------------
+
+
+def _lambda_environment(template: SagaTemplate, logical_id: str) -> dict[str, str]:
+    """The variables Lambda gives the function (tracing on, as ``Tracing: Active`` makes it)."""
+    function = template.functions[logical_id]
+    refs = {table: table_name(table) for table in template.tables}
+    return template.environment(logical_id, refs) | {
+        "LAMBDA_TASK_ROOT": str(function.code_uri),
+        "AWS_LAMBDA_FUNCTION_NAME": logical_id,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb),
+        "AWS_REGION": prices.PRICES_REGION,
+        "AWS_DEFAULT_REGION": prices.PRICES_REGION,
+    }
+
+
+def import_ms(module: str, path: list[Path], extra_env: dict[str, str] | None = None) -> float:
+    """Milliseconds to import ``module`` in a fresh interpreter that finds no bytecode cache."""
+    with tempfile.TemporaryDirectory(prefix="saga-pycache-") as cache:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "AWS_", "POWERTOOLS_"))}
+        env |= extra_env or {}
+        env |= {
+            "PYTHONPATH": os.pathsep.join(str(p) for p in path),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONPYCACHEPREFIX": cache,  # an empty cache: no .pyc is found, as in a sam build package
+        }
+        done = subprocess.run(  # noqa: S603  (our own interpreter, fixed arguments)
+            [sys.executable, "-B", "-c", _IMPORT_TIMER.format(module=module)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+    if done.returncode != 0:
+        raise BenchError(f"import {module} failed: {done.stderr.strip().splitlines()[-1:]}")
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def cold_starts(template: SagaTemplate, runs: int, progress: Progress) -> dict[str, Any]:
+    """Median import time of each function and of boto3, measured in turns so that load hits all alike."""
+    times: dict[str, list[float]] = {name: [] for name in ["boto3", *template.functions]}
+    for run in range(runs):
+        progress(f"cold start: round {run + 1} of {runs}")
+        for name, values in times.items():
+            if name == "boto3":
+                values.append(import_ms("boto3", []))
+            else:
+                function = template.functions[name]
+                path = [function.code_uri, *template.layer_dirs]
+                values.append(import_ms("app", path, _lambda_environment(template, name)))
+    medians = {name: round(statistics.median(values), 1) for name, values in times.items()}
+    boto3_ms = medians.pop("boto3")
+    return {
+        "importMs": medians,
+        "importBoto3Ms": boto3_ms,
+        "importRatio": {name: round(ms / boto3_ms, 2) for name, ms in medians.items()},
+        "importRuns": runs,
+    }
+
+
+def package_sizes(template: SagaTemplate, build: Path = BUILD_DIR) -> dict[str, Any]:
+    """Bytes of each function and layer as ``sam build`` left them (unzipped), or why there are none."""
+    if not build.is_dir():
+        return {"packageBytes": None, "packageNote": f"no {build.relative_to(ROOT)}: run make build"}
+    layers = [k for k, v in template.raw["Resources"].items() if v["Type"] == "AWS::Serverless::LayerVersion"]
+    sizes: dict[str, int | None] = {}
+    for logical_id in [*template.functions, *layers]:
+        folder = build / logical_id
+        sizes[logical_id] = _tree_bytes(folder) if folder.is_dir() else None
+    stale = _stale(template, build)
+    note = f"unzipped bytes in {build.relative_to(ROOT)}"
+    if stale:
+        note += f"; older than the source ({', '.join(stale[:3])}): run make build"
+    return {"packageBytes": sizes, "packageNote": note}
+
+
+def _tree_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def _stale(template: SagaTemplate, build: Path) -> list[str]:
+    """Source files whose built copy differs."""
+    pairs = [(f.source, build / logical_id / f.source.name) for logical_id, f in template.functions.items()]
+    for layer in template.layer_dirs:
+        for source in sorted((layer / "order_saga").glob("*.py")):
+            pairs.append((source, build / "SagaLayer" / "python" / "order_saga" / source.name))
+    return [
+        str(source.relative_to(ROOT))
+        for source, built in pairs
+        if not built.is_file() or built.read_bytes() != source.read_bytes()
+    ]
+
+
+# The whole bench -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    sagas: int = 200
+    import_runs: int = 5
+    speedups: bool = True
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpus": os.cpu_count(),
+        "cpuModel": model or platform.processor(),
+        "python": platform.python_version(),
+        "system": f"{platform.system()} {platform.machine()}",
+        "loadAverage": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+    }
+
+
+def _inputs() -> dict[str, dict[str, Any]]:
+    inputs: dict[str, dict[str, Any]] = {}
+    for scenario in SCENARIOS:
+        data = json.loads(read_input(scenario_path(scenario), scenario).payload)
+        data.pop("orderId", None)
+        inputs[scenario] = data
+    return inputs
+
+
+def _plenty_of_stock(target: Any, inputs: dict[str, dict[str, Any]]) -> None:
+    """Thousands of happy orders must not run the seed dry; a SKU the seed has none of stays at none."""
+    skus = {line["sku"] for data in inputs.values() for line in data.get("items", []) if isinstance(line, dict)}
+    levels = target.store.stock(sorted(s for s in skus if isinstance(s, str) and s.isupper() and " " not in s))
+    target.store.put_stock({sku: 10**9 for sku, level in levels.items() if level > 0})
+
+
+def _on_the_engine(options: BenchOptions, template: SagaTemplate, progress: Progress) -> tuple[dict[str, Any], ...]:
+    """Throughput per workload and the figures per scenario, from one engine in a throwaway folder."""
+    from order_saga.store import default_store  # noqa: PLC0415  (built inside the engine's environment)
+    from saga_cli.targets import TargetOptions, open_target  # noqa: PLC0415
+
+    inputs = _inputs()
+    speedups = moto_speedups.installed() if options.speedups else moto_speedups.disabled()
+    with (
+        tempfile.TemporaryDirectory(prefix="saga-bench-") as state,
+        speedups,
+        open_target(TargetOptions(state_dir=Path(state) / "engine")) as target,
+    ):
+        _plenty_of_stock(target, inputs)
+        sagas = Sagas(target, Direct(template), inputs)
+        progress("warming up")
+        for _ in range(WARMUP_ROUNDS):
+            for scenario in SCENARIOS:
+                sagas.engine(scenario)
+                sagas.directly(scenario)
+        workloads = {}
+        for name, workload in WORKLOADS.items():
+            progress(f"throughput: {options.sagas} {name} sagas on the engine and {options.sagas} direct")
+            workloads[name] = throughput(sagas, workload, options.sagas)
+        progress("per scenario: history and DynamoDB requests")
+        keys = {
+            table_name(logical_id): [k["AttributeName"] for k in table.key_schema]
+            for logical_id, table in template.tables.items()
+        }
+        scenarios = {
+            scenario: census(sagas, scenario, default_store().client, target.store.client, keys)
+            for scenario in SCENARIOS
+        }
+    return workloads, scenarios
+
+
+#: Per-scenario figures reported as ``{scenario: value}`` under their own key.
+PER_SCENARIO = (
+    "transitions",
+    "lambdaInvocations",
+    "dynamodbRequests",
+    "dynamodbWrites",
+    "idempotencyWrites",
+    "dynamodbReads",
+    "writeUnits",
+    "readUnits",
+)
+
+
+def run(options: BenchOptions, progress: Progress) -> dict[str, Any]:
+    """Measure everything; the figures ``saga bench --json`` prints."""
+    template = load()
+    report: dict[str, Any] = {"sagas": options.sagas, "machine": machine(), "speedups": options.speedups}
+    workloads, scenarios = _on_the_engine(options, template, progress)
+    happy = workloads["happy"]
+    report |= {
+        "sagasPerSecond": happy["engine"]["perSecond"],
+        "directPerSecond": happy["direct"]["perSecond"],
+        "overheadRatio": happy["overheadRatio"],
+        "workloads": workloads,
+    }
+    report |= cold_starts(template, options.import_runs, progress) if options.import_runs else _no_imports()
+    report |= package_sizes(template)
+    memory_gb = max(f.memory_mb for f in template.functions.values()) / 1024
+    for key in PER_SCENARIO:
+        report[key] = {scenario: figures[key] for scenario, figures in scenarios.items()}
+    report["dynamodbOperations"] = {scenario: figures["operations"] for scenario, figures in scenarios.items()}
+    report["largestItemBytes"] = max(figures["largestItemBytes"] for figures in scenarios.values())
+    report["costPerMillion"] = {scenario: cost_per_million(f, memory_gb) for scenario, f in scenarios.items()}
+    report["prices"] = prices.as_json()
+    report["goals"] = goals(report)
+    return report
+
+
+def _no_imports() -> dict[str, Any]:
+    return {"importMs": None, "importBoto3Ms": None, "importRatio": None, "importRuns": 0}
+
+
+def goals(report: dict[str, Any]) -> dict[str, Any]:
+    """The issue's goals: ``overheadRatio`` (the happy path) at most 1.25, each import within 2.5 x boto3."""
+    imports = report.get("importRatio") or {}
+    return {
+        "overheadRatio": {
+            "limit": GOAL_OVERHEAD,
+            "value": report["overheadRatio"],
+            "met": report["overheadRatio"] <= GOAL_OVERHEAD,
+            "byWorkload": {name: w["overheadRatio"] for name, w in report["workloads"].items()},
+        },
+        "importRatio": {
+            "limit": GOAL_IMPORT,
+            "worst": max(imports.values()) if imports else None,
+            "met": max(imports.values()) <= GOAL_IMPORT if imports else None,
+        },
+    }
+
+
+# Printing ------------------------------------------------------------------------------------------------
+
+
+def render(report: dict[str, Any]) -> list[str]:
+    """The report as a person reads it."""
+    m = report["machine"]
+    lines = [
+        f"Machine: {m['cpus']} CPUs ({m['cpuModel']}), Python {m['python']}, {m['system']}, "
+        f"load {m['loadAverage']}; moto speed-ups {'on' if report['speedups'] else 'off'}",
+        "",
+        f"Throughput: {report['sagas']} sagas per side and workload, engine and direct alternating",
+        f"{'workload':<9}{'engine/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'cpu ms':>9}"
+        f"{'direct/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'cpu ms':>9}{'overhead':>10}{'(cpu)':>8}",
+    ]
+    for name, w in report["workloads"].items():
+        e, d = w["engine"], w["direct"]
+        lines.append(
+            f"{name:<9}{e['perSecond']:>10.1f}{e['p50Ms']:>9.1f}{e['p95Ms']:>9.1f}{e['cpuMsPerSaga']:>9.1f}"
+            f"{d['perSecond']:>10.1f}{d['p50Ms']:>9.1f}{d['p95Ms']:>9.1f}{d['cpuMsPerSaga']:>9.1f}"
+            f"{w['overheadRatio']:>10.2f}{w['overheadRatioCpu']:>8.2f}"
+        )
+    for name, w in report["workloads"].items():
+        spread = w["overheadRatioBlocks"]
+        if spread:
+            lines.append(
+                f"  {name}: overhead of each of {spread['blocks']} blocks: {spread['min']:.2f} to {spread['max']:.2f}"
+                f" (median {spread['median']:.2f}); garbage collector ms/saga: engine "
+                f"{w['engine']['gcMsPerSaga']:.1f} ({w['engine']['fullCollections']} full), direct "
+                f"{w['direct']['gcMsPerSaga']:.1f} ({w['direct']['fullCollections']} full)"
+            )
+    lines += ["", _cold_start_title(report), f"{'function / layer':<36}{'import ms':>10}{'x boto3':>9}{'bytes':>12}"]
+    sizes = report["packageBytes"] or {}
+    for name in dict.fromkeys([*(report["importMs"] or {}), *sizes]):
+        ms = (report["importMs"] or {}).get(name)
+        ratio = (report["importRatio"] or {}).get(name)
+        size = sizes.get(name)
+        lines.append(
+            f"{name:<36}{'' if ms is None else f'{ms:.0f}':>10}{'' if ratio is None else f'{ratio:.2f}':>9}"
+            f"{'' if size is None else f'{size:,}':>12}"
+        )
+    lines.append(f"({report['packageNote']})")
+    lines += [
+        "",
+        "Per scenario: one execution each",
+        f"{'scenario':<18}{'transitions':>12}{'invocations':>12}{'ddb writes':>11}{'(idem)':>7}{'reads':>6}"
+        f"{'WRU':>6}{'RRU':>6}{'$/M Standard':>14}{'$/M Express':>13}",
+    ]
+    for scenario, cost in report["costPerMillion"].items():
+        lines.append(
+            f"{scenario:<18}{report['transitions'][scenario]:>12}{report['lambdaInvocations'][scenario]:>12}"
+            f"{report['dynamodbWrites'][scenario]:>11}{report['idempotencyWrites'][scenario]:>7}"
+            f"{report['dynamodbReads'][scenario]:>6}{report['writeUnits'][scenario]:>6g}"
+            f"{report['readUnits'][scenario]:>6g}{cost['standard']:>14.2f}{cost['express']:>13.2f}"
+        )
+    p = report["prices"]
+    lines += [
+        f"Largest item written: {report['largestItemBytes']} bytes.",
+        f"Prices: {p['region']} list prices checked {p['checked']} ({p['source']}); "
+        f"Lambda duration assumed {p['assumedInvocationMs']} ms per invocation.",
+        "",
+        _goal_line(report["goals"]),
+    ]
+    return lines
+
+
+def _cold_start_title(report: dict[str, Any]) -> str:
+    if report["importBoto3Ms"] is None:
+        return "Cold start: not measured (--import-runs 0)"
+    return (
+        f"Cold start: import in a fresh interpreter, no .pyc, median of {report['importRuns']}; "
+        f"import boto3 {report['importBoto3Ms']:.0f} ms"
+    )
+
+
+def _goal_line(goals: dict[str, Any]) -> str:
+    overhead, imports = goals["overheadRatio"], goals["importRatio"]
+    others = ", ".join(f"{name} {ratio:.2f}" for name, ratio in overhead["byWorkload"].items() if name != "happy")
+    parts = [
+        f"overheadRatio {overhead['value']:.2f} on the happy path "
+        f"(goal <= {overhead['limit']}: {'met' if overhead['met'] else 'NOT met'}; {others})"
+    ]
+    if imports["worst"] is not None:
+        parts.append(
+            f"slowest import {imports['worst']:.2f} x boto3 "
+            f"(goal <= {imports['limit']}: {'met' if imports['met'] else 'NOT met'})"
+        )
+    return "Goals: " + "; ".join(parts)

@@ -1,0 +1,113 @@
+"""`saga bench` works: a handful of sagas, every figure present and sane. The real measurement is `make bench`;
+this only checks the command, the counting and the arithmetic."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from saga_cli import bench, prices
+from saga_cli.main import app
+from saga_cli.template import load
+
+SCENARIOS = {"happy", "out-of-stock", "payment-declined", "shipping-failed", "invalid"}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
+    folder = tmp_path_factory.mktemp("bench")
+    result = CliRunner().invoke(
+        app,
+        ["bench", "--sagas", "3", "--import-runs", "0", "--json", "--chart", str(folder / "chart.svg")],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    figures: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return figures, folder
+
+
+def test_the_last_line_holds_every_figure(report: tuple[dict[str, Any], Path]) -> None:
+    figures, _ = report
+
+    for key in (
+        "sagasPerSecond",
+        "directPerSecond",
+        "overheadRatio",
+        "importMs",
+        "importBoto3Ms",
+        "packageBytes",
+        "transitions",
+        "dynamodbWrites",
+        "costPerMillion",
+    ):
+        assert key in figures, key
+    assert figures["sagasPerSecond"] > 0 and figures["directPerSecond"] > 0
+    assert 0.2 < figures["overheadRatio"] < 20
+    assert set(figures["workloads"]) == {"happy", "mix"}
+    assert figures["importMs"] is None and figures["importBoto3Ms"] is None, "--import-runs 0 measures none"
+    sizes = figures["packageBytes"]
+    assert sizes is None or set(load().functions) <= set(sizes), figures["packageNote"]
+    assert figures["prices"]["checked"] == prices.PRICES_CHECKED
+
+
+def test_the_happy_order_costs_what_the_design_says(report: tuple[dict[str, Any], Path]) -> None:
+    figures, _ = report
+
+    assert set(figures["transitions"]) == SCENARIOS
+    assert figures["transitions"]["happy"] == 4
+    assert figures["lambdaInvocations"]["happy"] == 4
+    # Four steps, each: the idempotency record (put in progress, update completed) and one business write;
+    # the reservation is one transaction of two items (the stock line and the order). Nothing is read.
+    assert figures["dynamodbWrites"]["happy"] == 13
+    assert figures["idempotencyWrites"]["happy"] == 8
+    assert figures["dynamodbReads"]["happy"] == 0
+    assert figures["writeUnits"]["happy"] == 15, "1 per item under 1 KB, 2 per transactional item"
+    assert figures["largestItemBytes"] <= 1024
+    assert figures["dynamodbWrites"]["invalid"] == 0, "an invalid order is refused before any write"
+    assert figures["transitions"]["shipping-failed"] > figures["transitions"]["happy"]
+    for scenario, cost in figures["costPerMillion"].items():
+        assert cost["standard"] > cost["express"] > 0, scenario
+
+
+def test_the_chart_is_an_svg(report: tuple[dict[str, Any], Path]) -> None:
+    _, folder = report
+
+    root = ET.parse(folder / "chart.svg").getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    texts = " ".join(t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text"))
+    assert "Sagas per second" in texts and "happy" in texts and "shipping-failed" in texts
+
+
+def test_cost_arithmetic() -> None:
+    figures = {"transitions": 4, "lambdaInvocations": 4, "writeUnits": 15, "readUnits": 0}
+
+    cost = bench.cost_per_million(figures, memory_gb=0.5)
+
+    lambda_usd = 4 * 0.20 + 4 * 0.050 * 0.5 * 0.0000133334 * 1e6
+    assert cost["parts"]["standardStepFunctions"] == pytest.approx(100.0, abs=0.01)
+    assert cost["parts"]["dynamodb"] == pytest.approx(15 * 0.625, abs=0.01)
+    assert cost["parts"]["lambda"] == pytest.approx(lambda_usd, abs=0.01)
+    assert cost["parts"]["expressStepFunctions"] == pytest.approx(1.0 + 0.2 * (64 / 1024) * 0.00001667 * 1e6, abs=0.01)
+    assert cost["standard"] == pytest.approx(100 + 15 * 0.625 + lambda_usd, abs=0.01)
+
+
+def test_item_size_follows_dynamodb_rules() -> None:
+    item = {"pk": {"S": "ORDER#1"}, "n": {"N": "12345"}, "ok": {"BOOL": True}, "m": {"M": {"a": {"S": "xy"}}}}
+
+    assert bench.item_size(item) == (2 + 7) + (1 + 4) + (2 + 1) + (1 + 3 + 1 + 2 + 1)
+
+
+def test_a_function_import_is_timed_without_bytecode() -> None:
+    template = load()
+    function = template.functions["ShipOrderFunction"]
+
+    ms = bench.import_ms(
+        "app", [function.code_uri, *template.layer_dirs], bench._lambda_environment(template, "ShipOrderFunction")
+    )
+
+    assert 1 < ms < 60_000
