@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -48,16 +50,36 @@ Clock = Annotated[
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
 
-def _options(
-    endpoint_url: str | None,
-    region: str | None,
-    profile: str | None,
-    stack_name: str | None,
-    state_dir: Path,
-    dynamodb_endpoint: str | None,
-    clock: float,
-) -> TargetOptions:
-    return TargetOptions(endpoint_url, region, profile, stack_name, state_dir, dynamodb_endpoint, clock)
+#: The options every command that talks to a target takes, with their defaults.
+_TARGET_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "endpoint_url": (EndpointUrl, None),
+    "region": (Region, None),
+    "profile": (Profile, None),
+    "stack_name": (StackName, None),
+    "state_dir": (StateDir, Path(".saga")),
+    "dynamodb_endpoint": (DynamoEndpoint, None),
+    "clock": (Clock, DEFAULT_CLOCK),
+}
+Command = TypeVar("Command", bound=Callable[..., None])
+
+
+def target_command(command: Command) -> Command:
+    """Register a command with the target options; it gets them as one ``options: TargetOptions``."""
+    signature = inspect.signature(command, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.name != "options"]
+    shared = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+        for name, (annotation, default) in _TARGET_OPTIONS.items()
+    ]
+
+    @functools.wraps(command)
+    def with_options(*args: Any, **kwargs: Any) -> None:
+        chosen = {name: kwargs.pop(name) for name in _TARGET_OPTIONS}
+        command(*args, options=TargetOptions(**chosen), **kwargs)
+
+    with_options.__signature__ = signature.replace(parameters=[*own, *shared])  # type: ignore[attr-defined]
+    app.command()(with_options)
+    return command
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -88,20 +110,15 @@ def target_for(options: TargetOptions) -> Iterator[Target]:
 # Commands --------------------------------------------------------------------------------------------------
 
 
-@app.command()
+@target_command
 def run(
     scenarios: Annotated[list[str] | None, typer.Argument(help=f"Scenarios: {', '.join(SCENARIOS)}.")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Run every scenario.")] = False,
     inputs: Annotated[list[Path] | None, typer.Option("--input", help="An execution input file (repeatable).")] = None,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Executions at once.")] = 1,
     as_json: Json = False,
-    endpoint_url: EndpointUrl = None,
-    region: Region = None,
-    profile: Profile = None,
-    stack_name: StackName = None,
-    state_dir: StateDir = Path(".saga"),
-    dynamodb_endpoint: DynamoEndpoint = None,
-    clock: Clock = DEFAULT_CLOCK,
+    *,
+    options: TargetOptions,
 ) -> None:
     """Start one execution per scenario or input file and wait for each to finish."""
     try:
@@ -112,7 +129,6 @@ def run(
         raise fail(str(exc), 2) from None
     if not starts:
         raise fail("nothing to run: name a scenario, --all or --input FILE", 2)
-    options = _options(endpoint_url, region, profile, stack_name, state_dir, dynamodb_endpoint, clock)
     with target_for(options) as target:
         printer = views.RunPrinter(as_json=as_json, concurrent=concurrency > 1)
         with printer.progress() as on_state:
@@ -137,74 +153,50 @@ def _existing(target: Target, start: Start) -> ExecutionResult | None:
     return result_of(target, describe, target.history(start.name), 0)
 
 
-@app.command()
+@target_command
 def describe(
     execution: Annotated[str, typer.Argument(help="Execution name (the order id) or ARN.")],
     as_json: Json = False,
-    endpoint_url: EndpointUrl = None,
-    region: Region = None,
-    profile: Profile = None,
-    stack_name: StackName = None,
-    state_dir: StateDir = Path(".saga"),
-    dynamodb_endpoint: DynamoEndpoint = None,
-    clock: Clock = DEFAULT_CLOCK,
+    *,
+    options: TargetOptions,
 ) -> None:
     """Show an execution: status, output or error, the states it went through, and its order."""
-    options = _options(endpoint_url, region, profile, stack_name, state_dir, dynamodb_endpoint, clock)
     with target_for(options) as target:
         result = result_of(target, target.describe(execution), target.history(execution), 0)
         views.describe(result, as_json)
 
 
-@app.command()
+@target_command
 def history(
     execution: Annotated[str, typer.Argument(help="Execution name (the order id) or ARN.")],
     as_json: Json = False,
-    endpoint_url: EndpointUrl = None,
-    region: Region = None,
-    profile: Profile = None,
-    stack_name: StackName = None,
-    state_dir: StateDir = Path(".saga"),
-    dynamodb_endpoint: DynamoEndpoint = None,
-    clock: Clock = DEFAULT_CLOCK,
+    *,
+    options: TargetOptions,
 ) -> None:
     """The execution's events: each state transition with its time, input or output, and errors."""
-    options = _options(endpoint_url, region, profile, stack_name, state_dir, dynamodb_endpoint, clock)
     with target_for(options) as target:
         views.history(target.history(execution), as_json)
 
 
-@app.command()
+@target_command
 def stock(
     as_json: Json = False,
-    endpoint_url: EndpointUrl = None,
-    region: Region = None,
-    profile: Profile = None,
-    stack_name: StackName = None,
-    state_dir: StateDir = Path(".saga"),
-    dynamodb_endpoint: DynamoEndpoint = None,
-    clock: Clock = DEFAULT_CLOCK,
+    *,
+    options: TargetOptions,
 ) -> None:
     """Available units of every SKU."""
-    options = _options(endpoint_url, region, profile, stack_name, state_dir, dynamodb_endpoint, clock)
     with target_for(options) as target:
         views.stock(target.store.stock(), as_json)
 
 
-@app.command()
+@target_command
 def seed(
     file: Annotated[Path, typer.Option("--file", help="SKU -> available units, as JSON.")] = SEED_FILE,
-    endpoint_url: EndpointUrl = None,
-    region: Region = None,
-    profile: Profile = None,
-    stack_name: StackName = None,
-    state_dir: StateDir = Path(".saga"),
-    dynamodb_endpoint: DynamoEndpoint = None,
-    clock: Clock = DEFAULT_CLOCK,
+    *,
+    options: TargetOptions,
 ) -> None:
     """Load the inventory seed into the target's table (sets each SKU's available units)."""
     levels = read_seed(file)
-    options = _options(endpoint_url, region, profile, stack_name, state_dir, dynamodb_endpoint, clock)
     with target_for(options) as target:
         target.store.put_stock(levels)
         typer.echo(f"Seeded {len(levels)} SKUs into {target.store.table_name} ({target.kind}).")
@@ -252,20 +244,14 @@ def reset(
     typer.echo(f"Reset {state_dir}: the next run starts from the seed.")
 
 
-@app.command()
+@target_command
 def redrive(
     execution: Annotated[str, typer.Argument(help="Execution name (the order id) or ARN.")],
     as_json: Json = False,
-    endpoint_url: EndpointUrl = None,
-    region: Region = None,
-    profile: Profile = None,
-    stack_name: StackName = None,
-    state_dir: StateDir = Path(".saga"),
-    dynamodb_endpoint: DynamoEndpoint = None,
-    clock: Clock = DEFAULT_CLOCK,
+    *,
+    options: TargetOptions,
 ) -> None:
     """Resume a failed execution from the state that failed, without re-running the states that succeeded."""
-    options = _options(endpoint_url, region, profile, stack_name, state_dir, dynamodb_endpoint, clock)
     with target_for(options) as target:
         try:
             described = target.redrive(execution)
@@ -329,19 +315,14 @@ def bench(
         typer.echo("\n".join(measure.render(report)))
 
 
-@app.command()
+@target_command
 def graph(
     execution: Annotated[str | None, typer.Argument(help="An execution (name or ARN) whose path to draw.")] = None,
     svg: Annotated[
         Path | None, typer.Option("--svg", help="Also write an SVG here (for an execution: <name>.svg unless given).")
     ] = None,
-    endpoint_url: EndpointUrl = None,
-    region: Region = None,
-    profile: Profile = None,
-    stack_name: StackName = None,
-    state_dir: StateDir = Path(".saga"),
-    dynamodb_endpoint: DynamoEndpoint = None,
-    clock: Clock = DEFAULT_CLOCK,
+    *,
+    options: TargetOptions,
 ) -> None:
     """Print the state machine as a Mermaid flowchart; with an execution, its path drawn on it."""
     from saga_cli import graph as flowchart  # noqa: PLC0415  (only this command needs it)
@@ -349,7 +330,6 @@ def graph(
     flow = flowchart.load_flow()
     run_ = None
     if execution is not None:
-        options = _options(endpoint_url, region, profile, stack_name, state_dir, dynamodb_endpoint, clock)
         with target_for(options) as target:
             run_ = flowchart.run_of(target.describe(execution), target.history(execution))
         svg = svg or Path(f"{run_.name}.svg")
