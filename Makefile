@@ -104,8 +104,8 @@ build: $(SAM_STAMP) $(VENV_STAMP) ## sam build into .aws-sam/build (Lambda runti
 	$(BIN)/python scripts/check_build.py
 
 demo: $(VENV_STAMP) ## Run the four outcome scenarios on the embedded engine
-	$(BIN)/saga reset
-	$(BIN)/saga run happy out-of-stock payment-declined shipping-failed
+	@$(BIN)/saga reset
+	@$(BIN)/saga run happy out-of-stock payment-declined shipping-failed
 
 BENCH_SAGAS ?= 300
 
