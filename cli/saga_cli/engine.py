@@ -13,11 +13,12 @@ tables are snapshotted there, and every finished execution is archived with its 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -193,27 +194,19 @@ class EmbeddedEngine:
 
     def _start(self) -> None:
         for name in _QUIET_LOGGERS:
-            import logging  # noqa: PLC0415
-
             logging.getLogger(name).setLevel(logging.CRITICAL)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         (self.state_dir / "executions").mkdir(exist_ok=True)
         environment = self._environment()
         self._stack.enter_context(mock_aws(config=cast(Any, _MOTO_CONFIG)))
         # After mock_aws, which swaps in its own fake keys: an external DynamoDB sees the caller's.
-        self._stack.enter_context(_environ(environment))
+        self._stack.enter_context(mock.patch.dict(os.environ, environment))
         self.lambda_ = InProcessLambda({function_arn(f): spec for f, spec in self.template.functions.items()})
         self.scaled_clock = ScaledClock(self.clock)
         self._stack.enter_context(moto_patches.installed(self.lambda_, self.scaled_clock, self.completions))
         reset_clients()
         self._create_tables()
-        sfn = self.client("stepfunctions")
-        self.state_machine_arn = sfn.create_state_machine(
-            name=STATE_MACHINE_NAME,
-            definition=render_definition(self.template),
-            roleArn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/{STATE_MACHINE_NAME}",
-            type="STANDARD",
-        )["stateMachineArn"]
+        self.state_machine_arn = self._create_machine(STATE_MACHINE_NAME, render_definition(self.template))
 
     def _environment(self) -> dict[str, str]:
         """The functions' environment. One process hosts them all, so it must be the same for each."""
@@ -237,6 +230,15 @@ class EmbeddedEngine:
             environment["AWS_ENDPOINT_URL_DYNAMODB"] = self.dynamodb_endpoint
         return environment
 
+    def _create_machine(self, name: str, definition: str) -> str:
+        arn: str = self.client("stepfunctions").create_state_machine(
+            name=name,
+            definition=definition,
+            roleArn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/{STATE_MACHINE_NAME}",
+            type="STANDARD",
+        )["stateMachineArn"]
+        return arn
+
     def client(self, service: str) -> Any:
         endpoint = self.dynamodb_endpoint if service == "dynamodb" else None
         return boto3.client(service, region_name=REGION, endpoint_url=endpoint)  # type: ignore[call-overload]
@@ -255,12 +257,10 @@ class EmbeddedEngine:
         sfn = self.client("stepfunctions")
         machine = self._resumed_machines.get(state)
         if machine is None:
-            machine = sfn.create_state_machine(
-                name=f"{STATE_MACHINE_NAME}-from-{state}",
-                definition=redrive_rules.definition_from(render_definition(self.template), state),
-                roleArn=f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/{STATE_MACHINE_NAME}",
-                type="STANDARD",
-            )["stateMachineArn"]
+            machine = self._create_machine(
+                f"{STATE_MACHINE_NAME}-from-{state}",
+                redrive_rules.definition_from(render_definition(self.template), state),
+            )
             self._resumed_machines[state] = machine
         count = int(describe.get("redriveCount", 0)) + 1
         arn = sfn.start_execution(
@@ -272,7 +272,7 @@ class EmbeddedEngine:
         events = []
         for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
             events.extend(page["events"])
-        return redrive_rules.merge(describe, history, _jsonable(resumed), _jsonable(events))
+        return redrive_rules.merge(describe, history, jsonable(resumed), jsonable(events))
 
     # Tables ------------------------------------------------------------------------------------------
 
@@ -332,11 +332,6 @@ class EmbeddedEngine:
         data: dict[str, Any] = json.loads(path.read_text())
         return data
 
-    def archived_names(self) -> list[str]:
-        folder = self.state_dir / "executions"
-        files = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime)
-        return [path.stem for path in files]
-
     def _archive_path(self, name: str) -> Path:
         return self.state_dir / "executions" / f"{name}.json"
 
@@ -347,7 +342,8 @@ def _write_json(path: Path, data: Any) -> None:
     tmp.replace(path)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """A boto3 response as plain JSON (timestamps as ISO strings), as the engine archives it."""
     return json.loads(json.dumps(value, default=_json_default))
 
 
@@ -355,9 +351,3 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
-@contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    with mock.patch.dict(os.environ, values):
-        yield

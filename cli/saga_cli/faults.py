@@ -20,7 +20,6 @@ from __future__ import annotations
 import random
 import threading
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -151,6 +150,3 @@ class FaultPlan:
             if self.idempotency_cleaner is not None:
                 self.idempotency_cleaner(call)
             raise LambdaFault("Sandbox.Timedout", "injected: Task timed out after its writes")
-
-    def kinds_seen(self) -> Iterable[str]:
-        return sorted(self.injected)

@@ -4,7 +4,6 @@ Step Functions and DynamoDB clients, so every command takes the same code path o
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from order_saga.store import SagaStore
-from saga_cli.engine import DEFAULT_CLOCK, EmbeddedEngine, EngineError, table_name
+from saga_cli.engine import DEFAULT_CLOCK, EmbeddedEngine, EngineError, jsonable, table_name
 from saga_cli.redrive import NotRedrivable
 
 LOCALSTACK_REGION = "us-east-1"
@@ -88,9 +87,7 @@ class Target:
         try:
             response: dict[str, Any] = self.sfn.describe_execution(executionArn=arn)
         except ClientError as exc:
-            if exc.response["Error"]["Code"] in ("ExecutionDoesNotExist", "InvalidArn", "ResourceNotFound"):
-                raise ExecutionNotFound(f"no execution {name_or_arn}") from None
-            raise
+            raise _not_found(exc, name_or_arn) from None
         return response
 
     def history(self, name_or_arn: str) -> list[dict[str, Any]]:
@@ -99,10 +96,12 @@ class Target:
         if archived is not None:
             events: list[dict[str, Any]] = archived["history"]
             return events
-        self.describe(arn)  # a clear "no execution" before paging
         events = []
-        for page in self.sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
-            events.extend(page["events"])
+        try:
+            for page in self.sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+                events.extend(page["events"])
+        except ClientError as exc:
+            raise _not_found(exc, name_or_arn) from None
         return events
 
     def redrive(self, name_or_arn: str) -> dict[str, Any]:
@@ -127,7 +126,7 @@ class Target:
     def finished(self, arn: str, describe: dict[str, Any], history: list[dict[str, Any]]) -> None:
         """Keep a finished execution for later commands (the embedded engine forgets it at exit)."""
         if self.engine is not None and arn in self._live:
-            self.engine.archive(_jsonable(describe), _jsonable(history))
+            self.engine.archive(jsonable(describe), jsonable(history))
 
     def _archived(self, arn: str) -> dict[str, Any] | None:
         if arn in self._redriven:
@@ -137,8 +136,11 @@ class Target:
         return self.engine.archived(arn.rsplit(":", 1)[-1])
 
 
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=lambda v: v.isoformat() if hasattr(v, "isoformat") else str(v)))
+def _not_found(exc: ClientError, name_or_arn: str) -> Exception:
+    """``ExecutionNotFound`` for Step Functions' ways of saying there is no such execution, else ``exc``."""
+    if exc.response["Error"]["Code"] in ("ExecutionDoesNotExist", "InvalidArn", "ResourceNotFound"):
+        return ExecutionNotFound(f"no execution {name_or_arn}")
+    return exc
 
 
 @contextmanager

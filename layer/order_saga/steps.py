@@ -200,9 +200,8 @@ def _move_or_replayed(
         db.move_order(order_id, to, attributes)
     except ConditionNotMet as exc:
         current = exc.current
-        done = isinstance(current, OrderRecord) and current.status == to
-        if done and attributes:
-            stored = current.model_dump(by_alias=True) if isinstance(current, OrderRecord) else {}
-            done = all(stored.get(name) == value for name, value in attributes.items())
-        if not done:
+        if not isinstance(current, OrderRecord) or current.status != to:
+            raise _conflict(step, order_id, current) from None
+        stored = current.model_dump(by_alias=True)
+        if any(stored.get(name) != value for name, value in (attributes or {}).items()):
             raise _conflict(step, order_id, current) from None
