@@ -90,7 +90,14 @@ def test_the_readme_shows_what_saga_graph_prints() -> None:
 def test_compensations_are_the_tasks_only_a_catch_leads_to() -> None:
     flow = graph.load_flow()
 
-    assert flow.compensations == {"RefundPayment", "ReleaseInventory", "RecordRefundFailure", "RecordReleaseFailure"}
+    assert flow.compensations == {
+        "RefundPayment",
+        "ReleaseInventory",
+        "RecordRefundFailure",
+        "RecordReleaseFailure",
+        "RetryRefundPayment",
+        "RetryReleaseInventory",
+    }
 
 
 @pytest.mark.usefixtures("shared_botocore_loader")

@@ -7,6 +7,7 @@ item, the stock, and the idempotency records the steps left.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,7 +15,10 @@ from botocore.exceptions import ClientError
 
 from engine_support import order, run, scenario, steps_recorded
 from order_saga.models import OrderStatus
+from saga_cli.alerts import AlertRule
 from saga_cli.engine import Invocation, LambdaFault
+from saga_cli.redrive import unsuccessful_state
+from saga_cli.runner import states_entered
 
 HAPPY_PATH = ["CreateOrder", "ReserveInventory", "ChargePayment", "ShipOrder"]
 
@@ -246,67 +250,137 @@ def test_same_order_id_in_a_later_command_is_refused_too(tmp_path: Any) -> None:
         assert target.describe("ord-across-commands")["status"] == "SUCCEEDED"
 
 
-def test_compensation_that_keeps_failing_ends_compensation_failed(saga: Any) -> None:
-    # Given ReleaseInventory failing on every attempt
-    def broken(call: Invocation) -> None:
-        if call.function.logical_id == "ReleaseInventoryFunction":
+def _broken_until_fixed(saga: Any, function: str) -> Callable[[], None]:
+    """Make ``function`` fail on every attempt; call the result to fix it (as an operator fixes the cause)."""
+    broken = {"now": True}
+
+    def hook(call: Invocation) -> None:
+        if call.function.logical_id == function and broken["now"]:
             raise RuntimeError("warehouse system down")
 
-    saga.engine.lambda_.before.append(broken)
+    saga.engine.lambda_.before.append(hook)
+    return lambda: broken.update(now=False)
+
+
+def test_compensation_that_keeps_failing_fails_the_execution_at_the_compensation_task(saga: Any) -> None:
+    # Given ReleaseInventory failing on every attempt
+    _broken_until_fixed(saga, "ReleaseInventoryFunction")
     before = saga.store.stock(["WIDGET-1"])["WIDGET-1"]
 
     [result] = run(saga, scenario("payment-declined"))
 
-    assert (result.status, result.error) == ("FAILED", "CompensationFailed")
-    assert "ReleaseInventory" in result.cause
+    # Then the failure is recorded, the compensation tried once more, and the execution fails at that Task with
+    # the compensation's own error: the unsuccessful step a redrive resumes
+    assert (result.status, result.error) == ("FAILED", "RuntimeError")
+    assert "warehouse system down" in result.cause
     assert result.path == [
         "CreateOrder",
         "ReserveInventory",
         "ChargePayment",
         "ReleaseInventory",
         "RecordReleaseFailure",
-        "CompensationFailed",
+        "RetryReleaseInventory",
     ]
+    history = saga.history(result.name)
+    assert unsuccessful_state(history)[:2] == ("RetryReleaseInventory", "Task")
+    # and the operator sees it gave up: the order, and the alert the template's rule sends
     assert result.order["status"] == OrderStatus.COMPENSATION_FAILED
     assert result.order["failedCompensation"] == "ReleaseInventory"
     assert result.order["reservationState"] == "HELD", "as far as it got: the stock is still reserved"
     assert saga.store.stock(["WIDGET-1"])["WIDGET-1"] == before - 2
+    rule = AlertRule(saga.engine.template, saga.state_machine_arn)
+    assert [a.error for a in rule.alerts(saga.describe(result.name), history)] == ["RuntimeError"]
     releases = [c for c in saga.engine.lambda_.calls if c.function.logical_id == "ReleaseInventoryFunction"]
-    assert len(releases) == 7, "one attempt and the six retries the ASL allows"
+    assert len(releases) == 8, "one attempt, the six retries the ASL allows, and the one after the record"
 
 
-def test_a_compensation_failure_is_redriven_from_the_failed_state(saga: Any) -> None:
-    # Given a declined order whose ReleaseInventory kept failing, then the fault is fixed
-    fixed = False
-
-    def broken_until_fixed(call: Invocation) -> None:
-        if call.function.logical_id == "ReleaseInventoryFunction" and not fixed:
-            raise RuntimeError("warehouse system down")
-
-    saga.engine.lambda_.before.append(broken_until_fixed)
+def test_a_release_that_gave_up_is_redriven_from_its_task_and_finishes_the_saga(saga: Any) -> None:
+    # Given a declined order whose ReleaseInventory gave up, then the fault is fixed
+    fix = _broken_until_fixed(saga, "ReleaseInventoryFunction")
     before = saga.store.stock(["WIDGET-1"])["WIDGET-1"]
     [failed] = run(saga, scenario("payment-declined"))
-    assert failed.error == "CompensationFailed"
-    calls_before = [c.function.logical_id for c in saga.engine.lambda_.calls]
-    fixed = True
+    assert failed.order["status"] == OrderStatus.COMPENSATION_FAILED
+    calls_before = len(saga.engine.lambda_.calls)
+    fix()
 
     # When it is redriven
     redriven = saga.redrive(failed.name)
 
-    # Then it resumed at ReleaseInventory, ran nothing that had succeeded, and ends as a declined payment
+    # Then it resumed at the compensation Task, ran nothing that had succeeded, and ends as a declined payment
     assert (redriven["status"], redriven["error"]) == ("FAILED", "PaymentDeclined")
     assert redriven["redriveCount"] == 1
-    new_calls = [c.function.logical_id for c in saga.engine.lambda_.calls][len(calls_before) :]
+    new_calls = [c.function.logical_id for c in saga.engine.lambda_.calls][calls_before:]
     assert new_calls == ["ReleaseInventoryFunction"]
     history = saga.history(failed.name)
     assert [e["type"] for e in history].count("ExecutionRedriven") == 1
-    from saga_cli.runner import states_entered
-
-    assert states_entered(history)[-3:] == ["ReleaseInventory", "CompensationDone", "PaymentDeclined"]
+    assert states_entered(history)[-3:] == ["RetryReleaseInventory", "CompensationDone", "PaymentDeclined"]
+    # and the order carries no trace of the failure any more
     order = saga.store.order_item(failed.name)
     assert order["status"] == "INVENTORY_RELEASED"
     assert order["reservationState"] == "RELEASED"
+    assert "failedCompensation" not in order
     assert saga.store.stock(["WIDGET-1"])["WIDGET-1"] == before
+
+
+def test_a_refund_that_gave_up_is_redriven_then_releases_the_stock(saga: Any) -> None:
+    # Given an undeliverable order whose RefundPayment gave up, then the fault is fixed
+    fix = _broken_until_fixed(saga, "RefundPaymentFunction")
+    before = saga.store.stock(["WIDGET-1"])["WIDGET-1"]
+    [failed] = run(saga, scenario("shipping-failed"))
+    assert failed.path[-3:] == ["RefundPayment", "RecordRefundFailure", "RetryRefundPayment"]
+    assert (failed.order["status"], failed.order["failedCompensation"]) == ("COMPENSATION_FAILED", "RefundPayment")
+    assert "refundId" not in failed.order
+    fix()
+
+    # When it is redriven
+    redriven = saga.redrive(failed.name)
+
+    # Then the refund and the release ran, and the saga ends as the contract's shipping failure
+    assert (redriven["status"], redriven["error"]) == ("FAILED", "ShippingFailed")
+    assert states_entered(saga.history(failed.name))[-4:] == [
+        "RetryRefundPayment",
+        "ReleaseInventory",
+        "CompensationDone",
+        "ShippingFailed",
+    ]
+    order = saga.store.order_item(failed.name)
+    assert (order["status"], order["reservationState"]) == ("REFUNDED", "RELEASED")
+    assert order["refundId"].startswith("ref_")
+    assert "failedCompensation" not in order
+    assert saga.store.stock(["WIDGET-1"])["WIDGET-1"] == before
+
+
+def test_the_engine_redrives_a_business_outcome_as_aws_would_into_its_fail_state(saga: Any) -> None:
+    # Given a declined payment (a Catch handled ChargePayment's error; the execution ended in a Fail state)
+    [declined] = run(saga, scenario("payment-declined"))
+    order_before = saga.store.order_item(declined.name)
+    calls_before = len(saga.engine.lambda_.calls)
+
+    # When the engine redrives it (what RedriveExecution does with this history)
+    describe, history = saga.engine.redrive(saga.describe(declined.name), saga.history(declined.name))
+
+    # Then only the Fail state, which never exited, is entered again: same outcome, no step rerun
+    assert (describe["status"], describe["error"], describe["cause"]) == (
+        "FAILED",
+        "PaymentDeclined",
+        "Payment declined and inventory released",
+    )
+    assert states_entered(history)[-2:] == ["PaymentDeclined", "PaymentDeclined"]
+    assert len(saga.engine.lambda_.calls) == calls_before, "ChargePayment is not run again"
+    assert saga.store.order_item(declined.name) == order_before
+
+
+def test_saga_redrive_of_a_business_outcome_is_refused_in_one_line(saga: Any) -> None:
+    from saga_cli.redrive import NotRedrivable
+
+    [declined] = run(saga, scenario("payment-declined"))
+    order_before = saga.store.order_item(declined.name)
+
+    with pytest.raises(NotRedrivable, match="ended in the Fail state PaymentDeclined, a business outcome"):
+        saga.redrive(declined.name)
+
+    assert saga.describe(declined.name).get("redriveCount", 0) == 0
+    assert saga.store.order_item(declined.name) == order_before
 
 
 def test_a_succeeded_execution_is_not_redrivable(saga: Any) -> None:

@@ -248,12 +248,12 @@ class EmbeddedEngine:
     def redrive(
         self, describe: dict[str, Any], history: list[dict[str, Any]]
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """Resume a failed execution at its failed state (see ``redrive``); return its new record."""
+        """Resume a failed execution at its unsuccessful state, as AWS does (see ``redrive``); return its new record."""
         if describe["status"] not in redrive_rules.REDRIVABLE:
             raise redrive_rules.NotRedrivable(
                 f"execution {describe['name']} is {describe['status']}: nothing to redrive"
             )
-        state, state_input = redrive_rules.resume_point(history)
+        state, _type, state_input = redrive_rules.unsuccessful_state(history)
         sfn = self.client("stepfunctions")
         machine = self._resumed_machines.get(state)
         if machine is None:
@@ -331,6 +331,11 @@ class EmbeddedEngine:
             return None
         data: dict[str, Any] = json.loads(path.read_text())
         return data
+
+    def archived_all(self) -> list[dict[str, Any]]:
+        """Every archived execution, in the order they started."""
+        records = [json.loads(path.read_text()) for path in (self.state_dir / "executions").glob("*.json")]
+        return sorted(records, key=lambda record: str(record["describe"].get("startDate", "")))
 
     def _archive_path(self, name: str) -> Path:
         return self.state_dir / "executions" / f"{name}.json"

@@ -1,9 +1,16 @@
-"""Redrive for the embedded engine, which moto lacks: resume a failed execution at the state that failed,
-with the input that state was entered with, without re-running the states that succeeded.
+"""Redrive for the embedded engine, which moto lacks, by AWS's documented rules and no others.
 
-Step Functions' RedriveExecution keeps the execution's name and ARN and appends to its history, after an
-``ExecutionRedriven`` event; the engine does the same to its record of the execution. The states from the
-failed one on run as a separate moto execution of the same definition started at that state.
+- RedriveExecution "continues the failed execution from the unsuccessful step and uses the same input",
+  keeps the execution's ARN and history, and does not rerun the steps that succeeded.
+- A state is unsuccessful when its ``<stateType>Entered`` event has no matching ``<stateType>Exited`` event
+  at the end of the execution. A Task whose error a Catch handled did exit (``TaskStateExited``): it is not
+  rerun. A Fail state never exits: an execution that ended in one is redriven into it again, and fails the
+  same way.
+- FAILED, TIMED_OUT and ABORTED executions are redrivable; RUNNING and SUCCEEDED ones are not.
+
+(Sources and quotes: README, "Operating it".) The resumed states run as a separate moto execution of the
+same definition started at the unsuccessful state, then are appended to the execution's record after an
+``ExecutionRedriven`` event.
 """
 
 from __future__ import annotations
@@ -11,34 +18,40 @@ from __future__ import annotations
 import json
 from typing import Any
 
-_FAILED_OUTCOMES = {"TaskFailed", "TaskTimedOut", "LambdaFunctionFailed", "LambdaFunctionTimedOut"}
-_SUCCEEDED_OUTCOMES = {"TaskSucceeded", "LambdaFunctionSucceeded"}
 REDRIVABLE = {"FAILED", "TIMED_OUT", "ABORTED"}
 
 
 class NotRedrivable(Exception):
-    """The execution cannot be redriven (it succeeded, is running, or never failed in a task)."""
+    """The execution cannot be redriven (it succeeded, is running, or has no unsuccessful state)."""
 
 
-def resume_point(history: list[dict[str, Any]]) -> tuple[str, str]:
-    """The last Task state whose final attempt failed, and the input it was entered with.
-
-    A compensation that gave up is caught (then recorded and failed), a forward step that gave up fails
-    the execution in place: either way, that Task is where the saga stopped making progress.
-    """
-    entered: list[tuple[str, str, bool]] = []  # (state, input, last attempt failed)
+def unsuccessful_state(history: list[dict[str, Any]]) -> tuple[str, str, str]:
+    """(state, its type, the input it was entered with) of the state entered last and never exited."""
+    open_states: dict[str, tuple[str, str]] = {}
+    last = ""
     for event in history:
         kind = event["type"]
-        if kind == "TaskStateEntered":
-            details = event["stateEnteredEventDetails"]
-            entered.append((details["name"], details.get("input", "{}"), False))
-        elif entered and kind in _FAILED_OUTCOMES | _SUCCEEDED_OUTCOMES:
-            name, state_input, _ = entered[-1]
-            entered[-1] = (name, state_input, kind in _FAILED_OUTCOMES)
-    for name, state_input, failed in reversed(entered):
-        if failed:
-            return name, state_input
-    raise NotRedrivable("no task failed in this execution: nothing to resume")
+        details = event.get("stateEnteredEventDetails") or event.get("stateExitedEventDetails")
+        if details is None:
+            continue
+        if kind.endswith("StateEntered"):
+            open_states[details["name"]] = (kind.removesuffix("StateEntered"), details.get("input", "{}"))
+            last = details["name"]
+        elif kind.endswith("StateExited"):
+            open_states.pop(details["name"], None)
+    if last not in open_states:
+        raise NotRedrivable("every state it entered exited: nothing to resume")
+    state_type, state_input = open_states[last]
+    return last, state_type, state_input
+
+
+def ended_in_fail_state(history: list[dict[str, Any]]) -> str | None:
+    """The Fail state the execution ended in (a business outcome), if it did."""
+    try:
+        state, state_type, _ = unsuccessful_state(history)
+    except NotRedrivable:
+        return None
+    return state if state_type == "Fail" else None
 
 
 def definition_from(definition: str, state: str) -> str:
@@ -75,5 +88,6 @@ def merge(
         merged.pop(key, None)
         if key in resumed_describe:
             merged[key] = resumed_describe[key]
-    merged |= {"redriveCount": count, "redriveDate": started["timestamp"], "redriveStatus": "REDRIVABLE"}
+    status = "REDRIVABLE" if merged.get("status") in REDRIVABLE else "NOT_REDRIVABLE"
+    merged |= {"redriveCount": count, "redriveDate": started["timestamp"], "redriveStatus": status}
     return merged, history + appended

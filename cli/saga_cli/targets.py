@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from order_saga.store import SagaStore
 from saga_cli.engine import DEFAULT_CLOCK, EmbeddedEngine, EngineError, jsonable, table_name
-from saga_cli.redrive import NotRedrivable
+from saga_cli.redrive import NotRedrivable, ended_in_fail_state
 
 LOCALSTACK_REGION = "us-east-1"
 DEFAULT_STACK = "order-saga"
@@ -105,8 +105,18 @@ class Target:
         return events
 
     def redrive(self, name_or_arn: str) -> dict[str, Any]:
-        """Resume a failed execution from the state that failed; return its description once it ends."""
+        """Resume a failed execution from its unsuccessful state; return its description once it ends.
+
+        Refused, on every target, for an execution that ended in a Fail state: that is a business outcome, and
+        AWS would only enter the same Fail state again.
+        """
         arn = self.execution_arn(name_or_arn)
+        fail_state = ended_in_fail_state(self.history(arn))
+        if fail_state is not None:
+            raise NotRedrivable(
+                f"execution {arn.rsplit(':', 1)[-1]} ended in the Fail state {fail_state}, a business outcome: "
+                "a redrive would only enter it again and fail the same way"
+            )
         if self.engine is None:
             try:
                 self.sfn.redrive_execution(executionArn=arn)

@@ -241,10 +241,15 @@ class SagaStore:
             names[f"#a{index}"] = name
             values[f":a{index}"] = _serialize(value)
             sets.append(f"#a{index} = :a{index}")
+        update = "SET " + ", ".join(sets)
+        if to != OrderStatus.COMPENSATION_FAILED and OrderStatus.COMPENSATION_FAILED in ALLOWED_FROM[to]:
+            # A compensation finished on a redrive: the failure it recorded is over, so no stale marker stays.
+            names["#failed"] = "failedCompensation"
+            update += " REMOVE #failed"
         return {
             "TableName": self.table_name,
             "Key": order_key(order_id),
-            "UpdateExpression": "SET " + ", ".join(sets),
+            "UpdateExpression": update,
             "ConditionExpression": " AND ".join(conditions),
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
