@@ -256,3 +256,30 @@ def test_console_script_never_shows_a_traceback(tmp_path: Path) -> None:
         done.stderr.strip()
         == "saga: unknown scenario 'nope': choose from happy, out-of-stock, payment-declined, shipping-failed, invalid"
     )
+
+
+@pytest.mark.parametrize(
+    ("scenario", "words"),
+    [
+        ("payment-declined", ["ended in the Fail state PaymentDeclined", "business outcome"]),
+        ("happy", ["is SUCCEEDED", "nothing to redrive"]),
+    ],
+)
+def test_redriving_a_finished_outcome_is_refused_in_one_line_and_changes_nothing(
+    state: Path, scenario: str, words: list[str]
+) -> None:
+    # Given a finished business outcome (or a success)
+    [ran, _stock] = json_lines(saga("run", scenario, "--json", "--state-dir", state).stdout)
+
+    # When a user redrives it
+    refused = saga("redrive", ran["name"], "--state-dir", state)
+
+    # Then one line, exit 2, and the execution and its order are as they were
+    one_line_error(refused, 2, *words)
+    [after] = json_lines(saga("describe", ran["name"], "--json", "--state-dir", state).stdout)
+    assert (after["status"], after["error"], after["path"], after["order"]) == (
+        ran["status"],
+        ran["error"],
+        ran["path"],
+        ran["order"],
+    )

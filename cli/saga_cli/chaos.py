@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -22,14 +23,16 @@ from unittest import mock
 from pydantic import SecretStr
 
 from order_saga import providers
+from order_saga.models import OrderStatus
 from order_saga.providers import SimulatedPayments
 from order_saga.store import default_store
+from saga_cli.alerts import Alert, AlertRule, business_outcomes, by_error
 from saga_cli.engine import Invocation
-from saga_cli.faults import KINDS, FaultPlan
+from saga_cli.faults import KINDS, FaultPlan, compensation_states
 from saga_cli.invariants import Ledger, Violation, check
 from saga_cli.runner import ExecutionResult, result_of, run_many
 from saga_cli.scenarios import Start
-from saga_cli.targets import Target, TargetOptions, open_target
+from saga_cli.targets import TargetOptions, open_target
 
 SKUS = ("WIDGET-1", "GADGET-2", "GIZMO-3")
 #: Business outcomes mixed into the run, with their weights.
@@ -141,6 +144,8 @@ class ChaosReport:
     seconds: float
     replay: str = ""
     by_kind: Counter[str] = field(default_factory=Counter)
+    #: What NeedsAHumanRule would have sent, by error name.
+    alerts: dict[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -157,22 +162,9 @@ class ChaosReport:
             "seconds": round(self.seconds, 2),
             "sagasPerSecond": round(self.sagas / self.seconds, 1) if self.seconds else None,
             "replay": self.replay,
+            # Last, so the line ends with what the operator would have been told.
+            "alerts": self.alerts,
         }
-
-
-def compensation_functions(target: Target) -> list[str]:
-    """Functions of the Task states that retry everything: the compensations (read from the ASL)."""
-    assert target.engine is not None
-    template = target.engine.template
-    machine = json.loads(template.definition_path.read_text())
-    by_substitution = {f"${{{name}}}": logical_id for name, (logical_id, _) in template.substitutions.items()}
-    found = []
-    for state in machine["States"].values():
-        retries_all = any("States.ALL" in r["ErrorEquals"] for r in state.get("Retry", []))
-        function = by_substitution.get(state.get("Parameters", {}).get("FunctionName", ""))
-        if state["Type"] == "Task" and retries_all and function:
-            found.append(function)
-    return found
 
 
 def run_chaos(
@@ -194,7 +186,7 @@ def run_chaos(
             payments = RecordingPayments()
             records = IdempotencyRecords(target.idempotency_table)
             default_store().client.meta.events.register("before-call.dynamodb.PutItem", records.capture)
-            compensations = compensation_functions(target)
+            compensations = list(dict.fromkeys(compensation_states(engine.template).values()))
             forward = [f for f in engine.template.functions if f not in compensations]
             plan = FaultPlan(seed, forward, compensations, idempotency_cleaner=records.lose)
             engine.lambda_.record_calls = False
@@ -204,17 +196,23 @@ def run_chaos(
             with mock.patch.object(providers, "payments", lambda: payments):
                 starts = [Start(kind, order["orderId"], json.dumps(order)) for kind, order in orders]
                 results = run_many(target, starts, concurrency, on_result=on_result, with_history=False)
-                redriven = 0
-                for index, result in enumerate(results):
-                    if result.error == "CompensationFailed":
-                        target.redrive(result.execution_arn)
-                        results[index] = result_of(
-                            target, target.describe(result.execution_arn), target.history(result.execution_arn), 0
-                        )
-                        redriven += 1
+                rule = AlertRule(engine.template, engine.state_machine_arn)
+                alerts = [alert for result in results if (alert := _alert(rule, result)) is not None]
+                gave_up = [r for r in results if r.order and r.order["status"] == OrderStatus.COMPENSATION_FAILED]
+                for result in gave_up:
+                    # The operator's side: read the alert, fix the cause, redrive.
+                    plan.heal(result.name)
+                    target.redrive(result.execution_arn)
+                    index = results.index(result)
+                    results[index] = result_of(
+                        target, target.describe(result.execution_arn), target.history(result.execution_arn), 0
+                    )
+                    alert = _alert(rule, results[index])
+                    alerts += [alert] if alert is not None else []
             seconds = time.monotonic() - began
             violations = check(stock, target.store.stock(), target.store.orders(), results, payments.ledger)
             violations += [Violation("duplicate delivery has one answer", "-", m) for m in plan.mismatches]
+            violations += _alert_violations(gave_up, alerts, business_outcomes(engine.template))
     outcomes = Counter(r.error or r.status for r in results)
     return ChaosReport(
         sagas=sagas,
@@ -222,10 +220,31 @@ def run_chaos(
         concurrency=concurrency,
         outcomes=outcomes,
         faults=plan.injected,
-        redriven=redriven,
+        redriven=len(gave_up),
+        alerts=by_error(alerts),
         violations=violations,
         provider_calls=payments.calls,
         seconds=seconds,
         replay=f"saga chaos --sagas {sagas} --seed {seed} --concurrency {concurrency}",
         by_kind=Counter(kind for kind, _ in orders),
     )
+
+
+def _alert(rule: AlertRule, result: ExecutionResult) -> Alert | None:
+    """What the rule sends for this end of the execution, if anything."""
+    describe = {"executionArn": result.execution_arn, "name": result.name}
+    return rule.check(describe, result.status, result.error, result.cause, datetime.now(UTC))
+
+
+def _alert_violations(gave_up: list[ExecutionResult], alerts: list[Alert], business: set[str]) -> list[Violation]:
+    """Every compensation that gave up alerted someone; no business outcome did."""
+    alerted = {alert.name for alert in alerts}
+    found = [
+        Violation("a compensation that gave up alerts", r.name, "no alert") for r in gave_up if r.name not in alerted
+    ]
+    found += [
+        Violation("a business outcome never alerts", a.name, f"alerted on {a.error}")
+        for a in alerts
+        if a.error in business
+    ]
+    return found

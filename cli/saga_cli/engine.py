@@ -38,6 +38,8 @@ from saga_cli.template import ROOT, Function, SagaTemplate, TemplateError, load
 
 REGION = "eu-west-2"
 STATE_MACHINE_NAME = "order-saga"
+#: A little over the state machine's own TimeoutSeconds (1500): an execution ends before we give up on it.
+WAIT_LIMIT_SECONDS = 1560
 #: Local runs sleep 1/1000 of each Retry interval; 1.0 waits as long as AWS would.
 DEFAULT_CLOCK = 0.001
 SEED_FILE = ROOT / "data" / "inventory.json"
@@ -266,7 +268,7 @@ class EmbeddedEngine:
         arn = sfn.start_execution(
             stateMachineArn=machine, name=f"{describe['name']}-redrive-{count}", input=state_input
         )["executionArn"]
-        if not self.completions.wait(arn, timeout=1260):
+        if not self.completions.wait(arn, timeout=WAIT_LIMIT_SECONDS):
             raise EngineError(f"redrive of {describe['name']} did not finish")
         resumed = sfn.describe_execution(executionArn=arn)
         events = []

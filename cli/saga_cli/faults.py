@@ -12,11 +12,14 @@ Kinds (all are things Lambda and Step Functions really do):
 - ``duplicate``: the same event is delivered twice (Lambda is at-least-once); both deliveries must have
   one effect.
 - ``compensation-flaky``: a compensation fails a few times (fewer than its retries).
-- ``compensation-broken``: a compensation fails on every attempt: ``CompensationFailed``, then a redrive.
+- ``compensation-broken``: a compensation fails on every attempt, and once more after its failure is
+  recorded: the execution fails at that compensation's Task. Then the fault is healed (``heal``, as an
+  operator fixes the cause) and the execution redriven.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from collections import Counter
@@ -26,6 +29,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from saga_cli.engine import Invocation, LambdaFault
+from saga_cli.template import SagaTemplate
 
 FORWARD_KINDS = ("transient", "timeout", "crash-after-write", "duplicate")
 COMPENSATION_KINDS = ("compensation-flaky", "compensation-broken", "crash-after-write", "duplicate")
@@ -99,6 +103,14 @@ class FaultPlan:
                 faults[function] = Fault(kind, strikes)
         return faults
 
+    def heal(self, order_id: str) -> None:
+        """The cause of this order's broken compensations is fixed: they succeed from now on."""
+        script = self.script(order_id)
+        with self._lock:
+            for function, fault in list(script.items()):
+                if fault.kind == "compensation-broken":
+                    del script[function]
+
     def _fault(self, call: Invocation) -> Fault | None:
         order_id = _order_id(call.event)
         if order_id is None:
@@ -150,3 +162,28 @@ class FaultPlan:
             if self.idempotency_cleaner is not None:
                 self.idempotency_cleaner(call)
             raise LambdaFault("Sandbox.Timedout", "injected: Task timed out after its writes")
+
+
+@dataclass(frozen=True)
+class BrokenFunction:
+    """A hook that fails every invocation of one function: ``saga run --break-compensation``, to make an
+    execution whose compensation gives up, then try ``saga redrive`` on it (a later command, without it)."""
+
+    logical_id: str
+
+    def __call__(self, call: Invocation) -> None:
+        if call.function.logical_id == self.logical_id:
+            raise LambdaFault("InjectedFault", f"{self.logical_id} broken on purpose by saga run --break-compensation")
+
+
+def compensation_states(template: SagaTemplate) -> dict[str, str]:
+    """Compensation state -> its function: the Task states that retry everything (read from the ASL)."""
+    machine = json.loads(template.definition_path.read_text(encoding="utf-8"))
+    by_substitution = {f"${{{name}}}": logical_id for name, (logical_id, _) in template.substitutions.items()}
+    found = {}
+    for name, state in machine["States"].items():
+        retries_all = any("States.ALL" in r["ErrorEquals"] for r in state.get("Retry", []))
+        function = by_substitution.get(state.get("Parameters", {}).get("FunctionName", ""))
+        if state["Type"] == "Task" and retries_all and function:
+            found[name] = function
+    return found

@@ -117,6 +117,14 @@ def run(
     inputs: Annotated[list[Path] | None, typer.Option("--input", help="An execution input file (repeatable).")] = None,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Executions at once.")] = 1,
     as_json: Json = False,
+    break_compensation: Annotated[
+        str | None,
+        typer.Option(
+            "--break-compensation",
+            help="Embedded engine: this compensation (RefundPayment, ReleaseInventory) fails on every attempt "
+            "of this command, so it gives up; a later saga redrive finds it working.",
+        ),
+    ] = None,
     *,
     options: TargetOptions,
 ) -> None:
@@ -130,6 +138,8 @@ def run(
     if not starts:
         raise fail("nothing to run: name a scenario, --all or --input FILE", 2)
     with target_for(options) as target:
+        if break_compensation is not None:
+            _break(target, break_compensation)
         printer = views.RunPrinter(as_json=as_json, concurrent=concurrency > 1)
         with printer.progress() as on_state:
             fresh = []
@@ -142,6 +152,17 @@ def run(
             run_many(target, fresh, concurrency, printer.started, on_state, printer.finished)
         if as_json:
             typer.echo(json.dumps({"stock": target.store.stock()}))
+
+
+def _break(target: Target, compensation: str) -> None:
+    from saga_cli.faults import BrokenFunction, compensation_states  # noqa: PLC0415  (only this option needs it)
+
+    if target.engine is None:
+        raise fail("--break-compensation works on the embedded engine only", 2)
+    functions = compensation_states(target.engine.template)
+    if compensation not in functions:
+        raise fail(f"--break-compensation takes one of {', '.join(functions)}, not {compensation!r}", 2)
+    target.engine.lambda_.before.append(BrokenFunction(functions[compensation]))
 
 
 def _existing(target: Target, start: Start) -> ExecutionResult | None:
@@ -258,6 +279,22 @@ def redrive(
         except NotRedrivable as exc:
             raise fail(str(exc), 2) from None
         views.describe(result_of(target, described, target.history(execution), 0), as_json)
+
+
+@target_command
+def alerts(
+    as_json: Json = False,
+    *,
+    options: TargetOptions,
+) -> None:
+    """What the template's NeedsAHumanRule would have sent for the embedded engine's executions."""
+    from saga_cli import alerts as rule  # noqa: PLC0415  (only this command needs it)
+
+    with target_for(options) as target:
+        if target.engine is None:
+            raise fail("saga alerts reads the embedded engine's executions; a stack sends its own to AlertTopicArn", 2)
+        sent = rule.sent(target.engine)
+        views.alerts(sent, rule.by_error(sent), as_json)
 
 
 @app.command()

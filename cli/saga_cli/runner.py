@@ -9,11 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from saga_cli.engine import WAIT_LIMIT_SECONDS
 from saga_cli.scenarios import Start
 from saga_cli.targets import Target
-
-#: A little over the state machine's own TimeoutSeconds: the execution ends before we give up.
-WAIT_LIMIT_SECONDS = 1260
 
 OnState = Callable[[str, str], None]  # (execution name, state entered)
 OnStarted = Callable[[Start, str], None]  # (what was started, execution ARN)

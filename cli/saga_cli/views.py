@@ -19,6 +19,7 @@ from saga_cli.runner import ExecutionResult, OnState
 from saga_cli.scenarios import Start
 
 if TYPE_CHECKING:
+    from saga_cli.alerts import Alert
     from saga_cli.chaos import ChaosReport
 
 
@@ -201,7 +202,8 @@ def chaos(report: ChaosReport, as_json: bool) -> None:
         typer.echo("Orders: " + ", ".join(f"{kind} {n}" for kind, n in summary["orderKinds"].items()))
         typer.echo("Outcomes: " + ", ".join(f"{kind} {n}" for kind, n in summary["outcomes"].items()))
         typer.echo("Faults injected: " + ", ".join(f"{kind} {n}" for kind, n in summary["faultsInjected"].items()))
-        typer.echo(f"Redriven after CompensationFailed: {report.redriven}")
+        typer.echo(f"Compensations that gave up, then redriven: {report.redriven}")
+        typer.echo("Alerts: " + (", ".join(f"{error} {n}" for error, n in report.alerts.items()) or "none"))
         if not report.violations:
             typer.echo("Violations: 0 (stock conserved and never negative, every charge shipped or refunded,")
             typer.echo("  every reservation shipped or released, statuses match outcomes, no execution left running)")
@@ -217,3 +219,16 @@ def stock(levels: dict[str, int], as_json: bool) -> None:
         return
     for sku in sorted(levels):
         typer.echo(f"{sku:<20} {levels[sku]:>8}")
+
+
+def alerts(sent: list[Alert], counts: dict[str, int], as_json: bool) -> None:
+    """One line per alert, then the count by error name."""
+    if as_json:
+        for alert in sent:
+            typer.echo(_compact(alert.to_json()))
+        typer.echo(_compact({"alerts": counts}))
+        return
+    for alert in sent:
+        typer.echo(f"{alert.time}  {alert.status:<9}  {alert.error or '-':<22}  {alert.name}")
+    summary = ", ".join(f"{error} {n}" for error, n in counts.items())
+    typer.echo(f"Alerts: {len(sent)}" + (f" ({summary})" if summary else " (nothing needed a human)"))
