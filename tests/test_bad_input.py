@@ -87,6 +87,7 @@ class Str:
     max_len: int | None = None
     pattern: str | None = None
     card_free: bool = False  # the payment token: never a card number
+    text: bool = False  # free text (a name, an address line, the customer id): never holds a card number
 
 
 @dataclass(frozen=True)
@@ -143,16 +144,16 @@ LINE = Obj(
 PAYMENT = Obj({"token": Field(Str(1, 200, card_free=True))}, closed=True)
 ADDRESS = Obj(
     {
-        "name": Field(Str(1, 200)),
-        "line1": Field(Str(1, 200)),
-        "city": Field(Str(1, 200)),
-        "postcode": Field(Str(1, 20)),
+        "name": Field(Str(1, 200, text=True)),
+        "line1": Field(Str(1, 200, text=True)),
+        "city": Field(Str(1, 200, text=True)),
+        "postcode": Field(Str(1, 20, text=True)),
         "country": Field(Str(pattern=r"[A-Z]{2}")),
     },
     closed=True,
 )
 ORDER_FIELDS = {
-    "customerId": Field(Str(1, 128)),
+    "customerId": Field(Str(1, 128, text=True)),
     "items": Field(Lines(LINE, 1, 25)),
     "currency": Field(Str(pattern=r"[A-Z]{3}")),
     "payment": Field(PAYMENT),
@@ -195,6 +196,8 @@ CREATE_EVENT = Obj({"order": Field(Obj({}, closed=False)), "executionName": Fiel
 _SURROGATE = re.compile("[\ud800-\udfff]")
 CARD_LIKE = re.compile(r"[0-9](?:[ -]?[0-9]){11,}")
 _CARD = re.compile(r"[0-9](?:[ -]?[0-9]){11,18}")
+#: The same shape inside free text, not part of a longer run of digits.
+_CARD_IN_TEXT = re.compile(r"(?<![0-9])(?<![0-9][ -])[0-9](?:[ -]?[0-9]){11,18}(?![ -]?[0-9])")
 _PLAIN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -217,6 +220,7 @@ def _str_ok(value: Any, rule: Str) -> bool:
         and rule.min_len <= len(value) <= (rule.max_len or len(value))
         and (rule.pattern is None or re.fullmatch(rule.pattern, value) is not None)
         and not (rule.card_free and _CARD.fullmatch(value))
+        and not (rule.text and _CARD_IN_TEXT.search(value))
     )
 
 
@@ -594,6 +598,19 @@ def card_as_token(draw: st.DrawFn, data: Any, kind: Kind, cards: list[str]) -> C
     return Claim(slot.path, "card data where a token belongs")
 
 
+def card_in_text(draw: st.DrawFn, data: Any, kind: Kind, cards: list[str]) -> Claim | None:
+    found = [s for s in slots(data, kind.rule) if isinstance(s.spec.rule, Str) and s.spec.rule.text]
+    slot = _pick(draw, found)
+    if slot is None or not isinstance(slot.spec.rule, Str):
+        return None
+    card = draw(card_numbers())
+    cards.append(card)
+    room = (slot.spec.rule.max_len or 200) - len(card) - 2
+    text = slot.value[: max(room, 0)] if isinstance(slot.value, str) else ""
+    slot.set(draw(st.sampled_from([card, f"{text} {card}", f"{card} {text}"]))[: slot.spec.rule.max_len])
+    return Claim(slot.path, "a card number in free text")
+
+
 DEFECTS: tuple[Defect, ...] = (
     wrong_type,
     missing,
@@ -605,18 +622,16 @@ DEFECTS: tuple[Defect, ...] = (
     bad_length,
     not_unicode,
     card_as_token,
+    card_in_text,
 )
 
 
 def decorate(draw: st.DrawFn, data: dict[str, Any], kind: Kind, cards: list[str]) -> None:
-    """Valid but awkward: free text with NUL, RTL marks or emoji, a card-shaped customer id, no orderId."""
+    """Valid but awkward: free text with NUL, RTL marks or emoji, no orderId."""
     for slot in slots(data, kind.rule):
         rule = slot.spec.rule
         if isinstance(rule, Str) and rule.max_len and not rule.card_free and draw(st.integers(0, 3)) == 0:
             slot.set(draw(awkward_text))
-    if "customerId" in data and draw(st.integers(0, 5)) == 0:
-        data["customerId"] = draw(card_numbers())
-        cards.append(data["customerId"])
     if kind.rule is EXECUTION_INPUT and draw(st.integers(0, 3)) == 0:
         data.pop("orderId", None)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 import pytest
@@ -168,6 +169,54 @@ def test_card_number_as_token_is_named_as_card_data(tables, invoke):
     # When CreateOrder runs, Then the reason says a token is wanted, not card data
     with pytest.raises(InvalidOrder, match=r"payment\.token: .*never card data"):
         create(invoke, order)
+
+
+ADDRESS = order_input()["shippingAddress"]
+
+
+@pytest.mark.parametrize(
+    ("order", "field"),
+    [
+        pytest.param(order_input(customerId=CARD_NUMBER), "customerId", id="customer-id"),
+        pytest.param(order_input(customerId=f"cust {CARD_NUMBER}"), "customerId", id="inside-customer-id"),
+        pytest.param(
+            order_input(shippingAddress=ADDRESS | {"name": f"Ada {CARD_NUMBER}"}), "shippingAddress.name", id="name"
+        ),
+        pytest.param(
+            order_input(shippingAddress=ADDRESS | {"line1": CARD_NUMBER.replace(" ", "-")}),
+            "shippingAddress.line1",
+            id="line1-dashed",
+        ),
+        pytest.param(
+            order_input(shippingAddress=ADDRESS | {"city": "London" + CARD_NUMBER.replace(" ", "")}),
+            "shippingAddress.city",
+            id="city-run-together",
+        ),
+        pytest.param(
+            order_input(shippingAddress=ADDRESS | {"postcode": "4111111111111"}),
+            "shippingAddress.postcode",
+            id="postcode",
+        ),
+    ],
+)
+def test_a_card_number_in_free_text_is_refused_like_a_card_token(tables, invoke, order, field):
+    # Given a card number in a name, an address line, a city, a postcode or the customer id
+    # When CreateOrder runs, Then it is refused naming the field, the number is not repeated, nothing is written
+    with pytest.raises(InvalidOrder, match=rf"{re.escape(field)}: .*card") as raised:
+        create(invoke, order)
+    assert "1111" not in str(raised.value)
+    assert tables.orders() == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Flat 12, 221B Baker Street", "Tel 020 7946 0958", "Order 12345678901 for Ada", "1234-5678-9012-3456-7890-1"],
+)
+def test_free_text_with_shorter_or_longer_digit_runs_is_accepted(tables, invoke, text):
+    # Phone numbers and house numbers are not card numbers; nor is a run of digits longer than any card's
+    created = create(invoke, order_input(shippingAddress=ADDRESS | {"line1": text}))
+
+    assert created["shippingAddress"]["line1"] == text
 
 
 def test_payload_over_256_kib_is_invalid(tables, invoke):

@@ -149,3 +149,56 @@ def test_charge_before_reservation_is_a_conflict(tables, run_chain, invoke):
     stored = tables.get_order("ord-1")
     assert stored.status == OrderStatus.CREATED
     assert stored.payment_id is None
+
+
+class CountingPayments(SimulatedPayments):
+    """The simulated provider, counting the charges it was asked for."""
+
+    def __init__(self) -> None:
+        self.charges = 0
+
+    def charge(self, *, order_id: str, amount: int, currency: str, token: SecretStr) -> str:
+        self.charges += 1
+        return super().charge(order_id=order_id, amount=amount, currency=currency, token=token)
+
+
+@pytest.fixture
+def provider(monkeypatch):
+    counting = CountingPayments()
+    monkeypatch.setattr("order_saga.providers.payments", lambda: counting)
+    return counting
+
+
+@pytest.mark.parametrize("token", ["tok_visa", DECLINED])
+def test_a_late_charge_never_reaches_the_provider_once_the_order_moved_on(tables, run_chain, invoke, provider, token):
+    # Given an order that has moved on from its charge (shipped, or declined and its stock released)
+    through = "ShipOrderFunction" if token == "tok_visa" else "ReserveInventoryFunction"
+    _, reserved, *_ = run_chain(order_input(payment={"token": token}), through=through)
+    if token == DECLINED:
+        with pytest.raises(PaymentDeclined):
+            invoke("ChargePaymentFunction", reserved)
+        invoke("ReleaseInventoryFunction", reserved | {"status": "PAYMENT_FAILED"})
+    moved_on = tables.get_order("ord-1")
+    asked = provider.charges
+    clear_idempotency_records(tables)
+
+    # When a late or replayed ChargePayment arrives
+    with pytest.raises(OrderStateConflict, match=f"ord-1 is {moved_on.status}"):
+        invoke("ChargePaymentFunction", reserved)
+
+    # Then the provider was not asked again, and the order did not move
+    assert provider.charges == asked
+    assert tables.get_order("ord-1") == moved_on
+
+
+def test_a_replay_after_a_crash_answers_from_the_order_without_charging_again(tables, run_chain, invoke, provider):
+    # Given an order charged, whose idempotency record was lost (a crash after the write)
+    *_, reserved, first = run_chain(order_input(), through="ChargePaymentFunction")
+    clear_idempotency_records(tables)
+
+    # When ChargePayment runs again
+    again = invoke("ChargePaymentFunction", reserved)
+
+    # Then it answers with the stored charge, and the provider was asked once in all
+    assert again == first
+    assert provider.charges == 1

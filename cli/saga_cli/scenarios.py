@@ -22,7 +22,7 @@ SCENARIOS = {
     "shipping-failed": "shipping_failed.json",
     "invalid": "invalid.json",
 }
-_EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+_EXECUTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,80}")  # fullmatch: "$" would let a trailing line break in
 
 
 class InputError(Exception):
@@ -65,7 +65,7 @@ def read_input(path: Path, label: str | None = None) -> Start:
     if size > MAX_PAYLOAD_BYTES:
         raise InputError(f"{path} is {size} bytes: Step Functions takes at most {MAX_PAYLOAD_BYTES}")
     order_id = data.get("orderId") if isinstance(data, dict) else None
-    name = order_id if isinstance(order_id, str) and _EXECUTION_NAME.match(order_id) else str(uuid.uuid4())
+    name = order_id if isinstance(order_id, str) and _EXECUTION_NAME.fullmatch(order_id) else str(uuid.uuid4())
     return Start(label or str(path), name, payload)
 
 

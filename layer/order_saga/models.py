@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -27,12 +28,23 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 Quantity = Annotated[StrictInt, Field(ge=1, le=1000)]
 MinorUnits = Annotated[StrictInt, Field(ge=0, le=10_000_000)]
-# Limits the contract leaves open: generous for real addresses, small enough to refuse junk.
-Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-
 MAX_LINES = 25
 # 12-19 digits, optionally grouped by spaces or dashes: the shape of a card number.
 _CARD_NUMBER = re.compile(r"^\d(?:[ -]?\d){11,18}$")
+# The same shape anywhere in free text ("Ada 4111 1111 1111 1111"), not part of a longer run of digits.
+_CARD_NUMBER_IN_TEXT = re.compile(r"(?<!\d)(?<!\d[ -])\d(?:[ -]?\d){11,18}(?![ -]?\d)")
+_NOT_CARD_DATA = "must be a payment token, never card data"
+
+
+def _no_card_number(text: str) -> str:
+    """Free text (names, address lines, the customer id) never carries a card number: refused, not stored."""
+    if _CARD_NUMBER_IN_TEXT.search(text):
+        raise ValueError("must not hold a card number (card data is never accepted)")
+    return text
+
+
+# Limits the contract leaves open: generous for real addresses, small enough to refuse junk.
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_no_card_number)]
 
 
 class OrderStatus(StrEnum):
@@ -96,7 +108,7 @@ class Address(Strict):
     name: Text
     line1: Text
     city: Text
-    postcode: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    postcode: Annotated[str, StringConstraints(min_length=1, max_length=20), AfterValidator(_no_card_number)]
     country: Country
 
 
@@ -107,7 +119,7 @@ class Payment(Strict):
     @classmethod
     def _not_card_data(cls, token: SecretStr) -> SecretStr:
         if _CARD_NUMBER.match(token.get_secret_value()):
-            raise ValueError("must be a payment token, never card data")
+            raise ValueError(_NOT_CARD_DATA)
         return token
 
     @field_serializer("token", when_used="json")
@@ -119,7 +131,7 @@ class Payment(Strict):
 class OrderFields(Model):
     """What the customer asked for: shared by the request and the order."""
 
-    customer_id: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    customer_id: Annotated[str, StringConstraints(min_length=1, max_length=128), AfterValidator(_no_card_number)]
     items: Annotated[list[LineItem], Field(min_length=1, max_length=MAX_LINES)]
     currency: Currency
     payment: Payment

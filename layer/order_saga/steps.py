@@ -115,8 +115,21 @@ def reserve_inventory(order: Order) -> ReservedOrder:
 
 @once_per_order()
 def charge_payment(order: ReservedOrder) -> ChargedOrder:
-    """Charge the order's amount; a decline marks the order PAYMENT_FAILED and is raised to the state machine."""
+    """Charge the order's amount; a decline marks the order PAYMENT_FAILED and is raised to the state machine.
+
+    The stored order is read first, so a late or replayed call never reaches the provider once the order has
+    moved on: one that finds this step's own result (a crash after the write) answers with it.
+    """
     db = default_store()
+    current = db.get_order(order.order_id)
+    if current is not None and current.status == OrderStatus.CHARGED and current.payment_id:
+        return ChargedOrder(
+            **order.model_dump(exclude={"status"}), status=OrderStatus.CHARGED, payment_id=current.payment_id
+        )
+    if current is not None and current.status == OrderStatus.PAYMENT_FAILED:
+        raise PaymentDeclined("Payment declined")  # a replay of this step's own decline
+    if current is None or current.status != OrderStatus.RESERVED:
+        raise _conflict("ChargePayment", order.order_id, current)
     try:
         payment_id = providers.payments().charge(
             order_id=order.order_id, amount=order.amount, currency=order.currency, token=order.payment.token
