@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import itertools
 import json
 import re
 import tomllib
@@ -28,6 +29,8 @@ from pydantic import BaseModel
 from order_saga.errors import ERRORS_BY_NAME, InvalidOrder, PaymentDeclined, ShippingFailed
 from order_saga.models import OrderRequest
 from order_saga.parsing import parse
+from saga_cli.engine import WAIT_LIMIT_SECONDS
+from saga_cli.faults import compensation_states
 from saga_cli.functions import load_handler
 from saga_cli.template import ROOT, Function, SagaTemplate, load
 
@@ -639,3 +642,57 @@ def test_every_policy_is_an_inline_statement_these_checks_can_see(template: Saga
         if not all(isinstance(entry, dict) and "Statement" in entry for entry in entries)
     }
     assert not hidden
+
+
+def _worst_seconds(state: dict[str, Any]) -> float:
+    """A Task's longest run: every attempt timing out, every wait at its longest (before jitter)."""
+    attempts, waits = 1, 0.0
+    for retrier in state.get("Retry", []):
+        interval, rate, cap = retrier["IntervalSeconds"], retrier["BackoffRate"], retrier.get("MaxDelaySeconds")
+        for attempt in range(retrier["MaxAttempts"]):
+            attempts += 1
+            waits += min(interval * rate**attempt, cap or float("inf"))
+    return float(attempts * state["TimeoutSeconds"] + waits)
+
+
+def test_the_longest_path_fits_in_the_state_machines_timeout_and_the_cli_waits_longer(asl: dict[str, Any]) -> None:
+    # Given the longest path: every forward step and both compensations at the edge of their retries, each
+    # compensation giving up, recorded, and then succeeding on the last attempt of its Retry state
+    longest = [
+        "CreateOrder",
+        "ReserveInventory",
+        "ChargePayment",
+        "ShipOrder",
+        "RefundPayment",
+        "RecordRefundFailure",
+        "RetryRefundPayment",
+        "ReleaseInventory",
+        "RecordReleaseFailure",
+        "RetryReleaseInventory",
+    ]
+    states = asl["States"]
+    for here, after in itertools.pairwise(longest):
+        reachable = {states[here].get("Next")} | {catch["Next"] for catch in states[here].get("Catch", [])}
+        assert after in reachable, f"{here} cannot lead to {after}"
+
+    # Then it ends within TimeoutSeconds, and the CLI waits longer than that before giving up
+    assert sum(_worst_seconds(states[name]) for name in longest) <= asl["TimeoutSeconds"]
+    assert asl["TimeoutSeconds"] < WAIT_LIMIT_SECONDS
+
+
+def test_a_compensation_that_gives_up_ends_at_a_task_that_retries_it_without_a_catch(
+    asl: dict[str, Any], template: SagaTemplate
+) -> None:
+    # RedriveExecution resumes the state that never exited: for a compensation that gave up, that must be a
+    # Task running the same compensation (not a Fail state), reached only after the failure is recorded.
+    states = asl["States"]
+    for compensation, state_function in compensation_states(template).items():
+        record = states[states[compensation]["Catch"][0]["Next"]]
+        assert "RecordCompensationFailureFunctionArn" in json.dumps(record["Parameters"])
+        retry = states[record["Next"]]
+        assert retry["Type"] == "Task"
+        assert "Catch" not in retry, "its failure must fail the execution at this Task"
+        assert retry["Parameters"]["FunctionName"] == states[compensation]["Parameters"]["FunctionName"]
+        assert retry["Next"] == states[compensation]["Next"]
+        assert state_function in template.functions
+    assert not [name for name, state in states.items() if state["Type"] == "Fail" and "Compensation" in name]
