@@ -390,3 +390,61 @@ def test_a_succeeded_execution_is_not_redrivable(saga: Any) -> None:
 
     with pytest.raises(NotRedrivable):
         saga.redrive(done.name)
+
+
+def _entered(kind: str, name: str, state_input: str = "{}") -> dict[str, Any]:
+    return {"type": f"{kind}StateEntered", "stateEnteredEventDetails": {"name": name, "input": state_input}}
+
+
+def _exited(kind: str, name: str) -> dict[str, Any]:
+    return {"type": f"{kind}StateExited", "stateExitedEventDetails": {"name": name, "output": "{}"}}
+
+
+@pytest.mark.parametrize(
+    ("history", "expected"),
+    [
+        # a Task still running when the execution timed out or was stopped
+        (
+            [
+                _entered("Task", "CreateOrder"),
+                _exited("Task", "CreateOrder"),
+                _entered("Task", "ReserveInventory", "i"),
+            ],
+            ("ReserveInventory", "Task", "i"),
+        ),
+        # a caught Task exited: the Fail state it led to is the unsuccessful one
+        (
+            [
+                _entered("Task", "ChargePayment"),
+                {"type": "TaskFailed"},
+                _exited("Task", "ChargePayment"),
+                _entered("Fail", "PaymentDeclined", "f"),
+                {"type": "ExecutionFailed"},
+            ],
+            ("PaymentDeclined", "Fail", "f"),
+        ),
+        # after a redrive, the state entered again and still not exited
+        (
+            [
+                _entered("Task", "RetryRefundPayment", "a"),
+                {"type": "ExecutionFailed"},
+                {"type": "ExecutionRedriven"},
+                _entered("Task", "RetryRefundPayment", "a"),
+                {"type": "ExecutionFailed"},
+            ],
+            ("RetryRefundPayment", "Task", "a"),
+        ),
+    ],
+    ids=["timed-out-in-a-task", "caught-then-fail-state", "failed-again-after-a-redrive"],
+)
+def test_the_unsuccessful_state_is_the_one_entered_and_never_exited(
+    history: list[dict[str, Any]], expected: tuple[str, str, str]
+) -> None:
+    assert unsuccessful_state(history) == expected
+
+
+def test_an_execution_whose_states_all_exited_has_nothing_to_redrive() -> None:
+    from saga_cli.redrive import NotRedrivable
+
+    with pytest.raises(NotRedrivable, match="nothing to resume"):
+        unsuccessful_state([_entered("Task", "ShipOrder"), _exited("Task", "ShipOrder")])
