@@ -100,7 +100,7 @@ build: $(SAM_STAMP) $(VENV_STAMP) ## sam build into .aws-sam/build (Lambda runti
 	@dir="$(PY312_DIR)"; \
 	if [ -z "$$dir" ]; then echo "make build needs Python 3.12 (the Lambda runtime): install python3.12 (or pyenv install 3.12)" >&2; exit 1; fi; \
 	echo "Using $$dir/python3.12"; \
-	PATH="$$dir:$$PATH" $(SAM) build --cached --parallel
+	PATH="$$dir:$$PATH" LAYER_ARCH=arm64 $(SAM) build --cached --parallel
 	$(BIN)/python scripts/check_build.py
 
 demo: $(VENV_STAMP) ## Run the four outcome scenarios on the embedded engine

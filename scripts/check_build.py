@@ -1,5 +1,6 @@
-"""Check `sam build`'s output: every function and layer of template.yaml is there, and the layer's compiled
-dependencies were built for the functions' Python and CPU (a wrong wheel only fails when Lambda imports it).
+"""Check `sam build`'s output: every function and layer of template.yaml is there, the layer's compiled
+dependencies were built for the functions' Python and CPU (a wrong wheel only fails when Lambda imports it),
+and the layer carries no AWS SDK of its own (the runtime's is the one copy: layer/Makefile).
 
 Run by `make build`; exits 1 with one line per problem.
 """
@@ -14,6 +15,8 @@ from saga_cli.template import ROOT, load
 BUILD = ROOT / ".aws-sam" / "build"
 #: Lambda's architecture names -> the platform tag in a compiled extension's file name.
 PLATFORMS = {"arm64": "aarch64", "x86_64": "x86_64"}
+#: What the Lambda runtime ships, and a layer must therefore not carry a second copy of.
+RUNTIME_SDK = ("boto3", "botocore", "s3transfer")
 
 
 def problems(build: Path = BUILD) -> list[str]:
@@ -25,7 +28,7 @@ def problems(build: Path = BUILD) -> list[str]:
     layers = {k: v for k, v in template.raw["Resources"].items() if v["Type"] == "AWS::Serverless::LayerVersion"}
     for logical_id, layer in layers.items():
         python = build / logical_id / "python"
-        runtime = layer["Metadata"]["BuildMethod"]  # python3.12
+        runtime = template.raw["Globals"]["Function"]["Runtime"]  # python3.12
         platform = PLATFORMS[layer["Metadata"]["BuildArchitecture"]]
         abi = "cpython-" + runtime.removeprefix("python").replace(".", "")
         if not (python / "order_saga" / "__init__.py").is_file():
@@ -34,6 +37,11 @@ def problems(build: Path = BUILD) -> list[str]:
             found.append(f"{logical_id}: no pydantic_core built for {abi} on {platform} in {python}")
         wrong = [so for so in python.rglob("*.so") if f"-{platform}-" not in so.name and "abi3" not in so.name]
         found.extend(f"{logical_id}: {so.relative_to(build)} is not built for {platform}" for so in wrong)
+        found.extend(
+            f"{logical_id}: carries its own {sdk}, a second copy of the runtime's"
+            for sdk in RUNTIME_SDK
+            if (python / sdk).exists()
+        )
     return found
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from saga_cli import bench, prices
+from saga_cli import bench, census, prices
 from saga_cli.main import app
 from saga_cli.template import load
 
@@ -100,7 +100,7 @@ def test_cost_arithmetic() -> None:
 def test_item_size_follows_dynamodb_rules() -> None:
     item = {"pk": {"S": "ORDER#1"}, "n": {"N": "12345"}, "ok": {"BOOL": True}, "m": {"M": {"a": {"S": "xy"}}}}
 
-    assert bench.item_size(item) == (2 + 7) + (1 + 4) + (2 + 1) + (1 + 3 + 1 + 2 + 1)
+    assert census.item_size(item) == (2 + 7) + (1 + 4) + (2 + 1) + (1 + 3 + 1 + 2 + 1)
 
 
 def test_a_function_import_is_timed_without_bytecode() -> None:

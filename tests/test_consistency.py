@@ -539,17 +539,22 @@ def test_the_layer_pins_the_same_powertools_and_pydantic_as_pyproject(template: 
 
 
 def test_every_function_runs_on_the_runtime_and_architecture_the_layer_is_built_for(template: SagaTemplate) -> None:
-    # Given the layer's build settings (pydantic-core is compiled for one Python and one CPU)
+    # Given the layer's build (pydantic-core is compiled for one Python and one CPU): layer/Makefile's
+    # Python version and default architecture, and the template's build settings
     (layer,) = resources_of_type(template, "AWS::Serverless::LayerVersion").values()
-    build_method = layer["Metadata"]["BuildMethod"]
+    makefile = (ROOT / "layer" / "Makefile").read_text(encoding="utf-8")
+    python = "python" + re.search(r"^PYTHON_VERSION := (\S+)$", makefile, re.MULTILINE)[1]  # type: ignore[index]
+    default_arch = re.search(r"^LAYER_ARCH \?= (\S+)$", makefile, re.MULTILINE)[1]  # type: ignore[index]
     build_architecture = layer["Metadata"]["BuildArchitecture"]
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert default_arch == build_architecture
 
     # When each function's Runtime and Architectures are read (Globals included)
     for logical_id in template.functions:
         # Then they match the layer's
-        assert function_property(template, logical_id, "Runtime") == build_method, logical_id
+        assert function_property(template, logical_id, "Runtime") == python, logical_id
         assert function_property(template, logical_id, "Architectures") == [build_architecture], logical_id
-    assert build_method in layer["Properties"]["CompatibleRuntimes"]
+    assert python in layer["Properties"]["CompatibleRuntimes"]
     assert build_architecture in layer["Properties"]["CompatibleArchitectures"]
 
 

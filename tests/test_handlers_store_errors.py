@@ -177,6 +177,26 @@ def test_transaction_cancelled_by_throttling_is_store_unavailable(tables, run_ch
     assert tables.stock() == SEED
 
 
+def test_a_reservation_that_loses_to_a_concurrent_one_is_store_unavailable_not_a_stock_out(
+    tables, run_chain, invoke, store_fails
+):
+    # Given a created order, and its reservation refused because another transaction held the stock item
+    # (what a flash sale on one SKU makes DynamoDB do)
+    created = _reserve(run_chain, invoke)
+    reasons = [
+        {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"},
+        {"Code": "None"},
+    ]
+    store_fails({"transact_write_items"}, client_error("TransactionCanceledException", CancellationReasons=reasons))
+
+    # When ReserveInventory runs, Then it is StoreUnavailable (retried with jitter), never InventoryUnavailable,
+    # and it names the conflict so an operator can tell it from a stock-out
+    with pytest.raises(StoreUnavailable, match="TransactionConflict"):
+        invoke("ReserveInventoryFunction", created)
+    assert tables.get_order("ord-1").status == "CREATED"
+    assert tables.stock() == SEED
+
+
 def test_unreachable_dynamodb_is_store_unavailable(tables, run_chain, invoke, store_fails):
     # Given a reserved order, and DynamoDB's endpoint not answering
     reserved = _charge(run_chain, invoke)

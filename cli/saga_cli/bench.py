@@ -26,7 +26,6 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Any
 
 from order_saga.errors import DuplicateOrder, InvalidOrder, InventoryUnavailable, PaymentDeclined, ShippingFailed
 from saga_cli import moto_speedups, prices
+from saga_cli.census import census
 from saga_cli.engine import table_name
 from saga_cli.functions import LambdaContext, load_handler
 from saga_cli.scenarios import SCENARIOS, read_input, scenario_path
@@ -253,127 +253,7 @@ def throughput(sagas: Sagas, workload: list[str], count: int) -> dict[str, Any]:
     }
 
 
-# Per scenario: transitions, invocations and DynamoDB requests --------------------------------------------
-
-
-@dataclass
-class DynamoCounter:
-    """Counts the requests made on a DynamoDB client (botocore's ``before-parameter-build`` event)."""
-
-    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-
-    def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
-        self.calls.append((model.name, json.loads(json.dumps(params, default=str))))
-
-    @contextlib.contextmanager
-    def on(self, client: Any) -> Iterator[DynamoCounter]:
-        client.meta.events.register("before-parameter-build.dynamodb", self)
-        try:
-            yield self
-        finally:
-            client.meta.events.unregister("before-parameter-build.dynamodb", self)
-
-
-def item_size(item: dict[str, Any]) -> int:
-    """DynamoDB's size of an item: attribute names plus values (numbers about one byte per two digits)."""
-    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
-
-
-def _value_size(value: dict[str, Any]) -> int:
-    kind, inner = next(iter(value.items()))
-    if kind in ("S", "B"):
-        return len(inner.encode() if isinstance(inner, str) else inner)
-    if kind == "N":
-        return (len(inner.lstrip("-").replace(".", "")) + 1) // 2 + 1
-    if kind in ("BOOL", "NULL"):
-        return 1
-    if kind == "M":
-        return 3 + sum(len(k.encode()) + _value_size(v) + 1 for k, v in inner.items())
-    if kind == "L":
-        return 3 + sum(_value_size(v) + 1 for v in inner)
-    return sum(len(str(v).encode()) for v in inner)  # SS, NS, BS
-
-
-def _writes(operation: str, params: dict[str, Any]) -> list[tuple[str, dict[str, Any], bool]]:
-    """(table, item or key, transactional) for each item a request writes."""
-    if operation in ("PutItem", "UpdateItem", "DeleteItem"):
-        return [(params["TableName"], params.get("Item") or params["Key"], False)]
-    if operation == "TransactWriteItems":
-        written = []
-        for entry in params["TransactItems"]:
-            kind, request = next(iter(entry.items()))
-            if kind != "ConditionCheck":
-                written.append((request["TableName"], request.get("Item") or request["Key"], True))
-        return written
-    if operation == "BatchWriteItem":
-        return [
-            (table, (w.get("PutRequest") or {}).get("Item") or w["DeleteRequest"]["Key"], False)
-            for table, writes in params["RequestItems"].items()
-            for w in writes
-        ]
-    return []
-
-
-def _reads(operation: str, params: dict[str, Any]) -> list[tuple[str, dict[str, Any], float]]:
-    """(table, key, units per 4 KB) for each item a request reads by key (the handlers never query or scan;
-    such a request would show in ``dynamodbRequests`` and ``dynamodbOperations``, not here)."""
-    if operation == "GetItem":
-        return [(params["TableName"], params["Key"], 1.0 if params.get("ConsistentRead") else 0.5)]
-    if operation == "TransactGetItems":
-        return [(e["Get"]["TableName"], e["Get"]["Key"], 2.0) for e in params["TransactItems"]]
-    if operation == "BatchGetItem":
-        return [
-            (table, key, 1.0 if spec.get("ConsistentRead") else 0.5)
-            for table, spec in params["RequestItems"].items()
-            for key in spec["Keys"]
-        ]
-    return []
-
-
-def census(sagas: Sagas, scenario: str, client: Any, reader: Any, keys: dict[str, list[str]]) -> dict[str, Any]:
-    """Run one saga of ``scenario`` on the engine and count what it costs."""
-    with DynamoCounter().on(client) as counter:
-        describe = sagas.engine(scenario)
-    history = sagas.target.history(describe["executionArn"])
-    entered = sum(1 for e in history if e["type"].endswith("StateEntered"))
-    scheduled = [e for e in history if e["type"] in ("TaskScheduled", "LambdaFunctionScheduled")]
-    tasks_entered = sum(1 for e in history if e["type"] == "TaskStateEntered")
-    retries = max(0, len(scheduled) - tasks_entered)
-
-    def stored_size(table: str, item_or_key: dict[str, Any]) -> int:
-        key = {name: item_or_key[name] for name in keys[table] if name in item_or_key}
-        item = reader.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item") if key else None
-        return max(item_size(item or {}), item_size(item_or_key))
-
-    writes = reads = 0
-    write_units = read_units = 0.0
-    idempotency = 0
-    largest = 0
-    for operation, params in counter.calls:
-        for table, item, transactional in _writes(operation, params):
-            size = stored_size(table, item)
-            largest = max(largest, size)
-            writes += 1
-            idempotency += table == table_name("IdempotencyTable")
-            write_units += math.ceil(max(size, 1) / 1024) * (2 if transactional else 1)
-        for table, key, per_4kb in _reads(operation, params):
-            size = stored_size(table, key)
-            reads += 1
-            read_units += math.ceil(max(size, 1) / 4096) * per_4kb
-    operations = Counter(operation for operation, _ in counter.calls)
-    return {
-        "status": describe["status"],
-        "transitions": entered + retries,
-        "lambdaInvocations": len(scheduled),
-        "dynamodbRequests": len(counter.calls),
-        "dynamodbWrites": writes,
-        "idempotencyWrites": idempotency,
-        "dynamodbReads": reads,
-        "writeUnits": write_units,
-        "readUnits": read_units,
-        "largestItemBytes": largest,
-        "operations": dict(sorted(operations.items())),
-    }
+# Cost per order --------------------------------------------------------------------------------------
 
 
 def cost_per_million(figures: dict[str, Any], memory_gb: float) -> dict[str, Any]:
@@ -539,20 +419,48 @@ def _plenty_of_stock(target: Any, inputs: dict[str, dict[str, Any]]) -> None:
     target.store.put_stock({sku: 10**9 for sku, level in levels.items() if level > 0})
 
 
-def _on_the_engine(options: BenchOptions, template: SagaTemplate, progress: Progress) -> tuple[dict[str, Any], ...]:
-    """Throughput per workload and the figures per scenario, from one engine in a throwaway folder."""
-    from order_saga.store import default_store  # noqa: PLC0415  (built inside the engine's environment)
+@contextlib.contextmanager
+def _throwaway_engine(speedups: bool) -> Iterator[Any]:
+    """An embedded engine in a temporary folder, with stock no bench saga can run dry."""
     from saga_cli.targets import TargetOptions, open_target  # noqa: PLC0415
 
-    inputs = _inputs()
-    speedups = moto_speedups.installed() if options.speedups else moto_speedups.disabled()
+    installed = moto_speedups.installed() if speedups else moto_speedups.disabled()
     with (
         tempfile.TemporaryDirectory(prefix="saga-bench-") as state,
-        speedups,
+        installed,
         open_target(TargetOptions(state_dir=Path(state) / "engine")) as target,
     ):
-        _plenty_of_stock(target, inputs)
-        sagas = Sagas(target, Direct(template), inputs)
+        _plenty_of_stock(target, _inputs())
+        yield target
+
+
+def _census_each(sagas: Sagas, template: SagaTemplate, scenarios: list[str]) -> dict[str, dict[str, Any]]:
+    from order_saga.store import default_store  # noqa: PLC0415  (built inside the engine's environment)
+
+    keys = {
+        table_name(logical_id): [k["AttributeName"] for k in table.key_schema]
+        for logical_id, table in template.tables.items()
+    }
+    return {
+        scenario: census(sagas, scenario, default_store().client, sagas.target.store.client, keys)
+        for scenario in scenarios
+    }
+
+
+def figures_per_scenario(scenarios: list[str]) -> dict[str, dict[str, Any]]:
+    """One saga of each scenario on a throwaway engine, and what each cost in requests (``census``)."""
+    template = load()
+    with _throwaway_engine(speedups=True) as target:
+        sagas = Sagas(target, Direct(template), _inputs())
+        for scenario in scenarios:  # warm: the first saga pays for imports and caches, not requests
+            sagas.engine(scenario)
+        return _census_each(sagas, template, scenarios)
+
+
+def _on_the_engine(options: BenchOptions, template: SagaTemplate, progress: Progress) -> tuple[dict[str, Any], ...]:
+    """Throughput per workload and the figures per scenario, from one engine in a throwaway folder."""
+    with _throwaway_engine(options.speedups) as target:
+        sagas = Sagas(target, Direct(template), _inputs())
         progress("warming up")
         for _ in range(WARMUP_ROUNDS):
             for scenario in SCENARIOS:
@@ -563,14 +471,7 @@ def _on_the_engine(options: BenchOptions, template: SagaTemplate, progress: Prog
             progress(f"throughput: {options.sagas} {name} sagas on the engine and {options.sagas} direct")
             workloads[name] = throughput(sagas, workload, options.sagas)
         progress("per scenario: history and DynamoDB requests")
-        keys = {
-            table_name(logical_id): [k["AttributeName"] for k in table.key_schema]
-            for logical_id, table in template.tables.items()
-        }
-        scenarios = {
-            scenario: census(sagas, scenario, default_store().client, target.store.client, keys)
-            for scenario in SCENARIOS
-        }
+        scenarios = _census_each(sagas, template, list(SCENARIOS))
     return workloads, scenarios
 
 

@@ -352,6 +352,42 @@ def bench(
         typer.echo("\n".join(measure.render(report)))
 
 
+@app.command()
+def capacity(
+    orders_per_second: Annotated[
+        float, typer.Option("--orders-per-second", min=0.001, max=1e9, help="The order rate to check.")
+    ],
+    hot_sku_share: Annotated[
+        float,
+        typer.Option("--hot-sku-share", min=0.0, max=1.0, help="Share of the orders that buy one SKU (a flash sale)."),
+    ] = 0.0,
+    region: Annotated[
+        str | None,
+        typer.Option("--region", help="The stack's region (quotas depend on it); samconfig's by default."),
+    ] = None,
+    scenario: Annotated[
+        str, typer.Option("--scenario", help="Which scenario's order to measure: happy is the usual order.")
+    ] = "happy",
+    as_json: Json = False,
+) -> None:
+    """Which AWS quota binds first at an order rate, from one measured order and AWS's published quotas."""
+    from saga_cli import capacity as plan  # noqa: PLC0415  (only this command needs it)
+    from saga_cli.bench import BenchError, figures_per_scenario  # noqa: PLC0415
+    from saga_cli.template import deploy_region  # noqa: PLC0415
+
+    if scenario not in SCENARIOS:
+        raise fail(f"unknown scenario {scenario!r}: choose one of {', '.join(SCENARIOS)}", 2)
+    try:
+        figures = figures_per_scenario([scenario])[scenario]
+    except (BenchError, TargetError, EngineError) as exc:
+        raise fail(str(exc), 1) from None
+    result = plan.report(figures, orders_per_second, hot_sku_share, region or deploy_region(), scenario)
+    if as_json:
+        typer.echo(json.dumps(result, separators=(",", ":")))
+    else:
+        typer.echo("\n".join(plan.render(result)))
+
+
 @target_command
 def graph(
     execution: Annotated[str | None, typer.Argument(help="An execution (name or ARN) whose path to draw.")] = None,

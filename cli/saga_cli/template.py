@@ -6,6 +6,7 @@ The embedded engine and the tests build everything from here, so nothing is decl
 from __future__ import annotations
 
 import functools
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,3 +139,10 @@ def parse(text: str, root: Path = ROOT) -> SagaTemplate:
 @functools.cache
 def load(path: Path = TEMPLATE_PATH) -> SagaTemplate:
     return parse(path.read_text(encoding="utf-8"), path.parent)
+
+
+def deploy_region() -> str:
+    """The region ``sam deploy`` uses unless told otherwise: samconfig.toml's, the one place it is set."""
+    with (ROOT / "samconfig.toml").open("rb") as config:
+        region: str = tomllib.load(config)["default"]["global"]["parameters"]["region"]
+    return region

@@ -38,6 +38,7 @@ _deserialize = TypeDeserializer().deserialize
 
 ORDER_SK = "ORDER"
 STOCK_SK = "STOCK"
+SKU_PREFIX = "SKU#"
 # Retries inside one invocation stay short: the state machine's Retry (with jitter) does the waiting.
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
 _THROTTLED = {
@@ -55,7 +56,7 @@ def order_key(order_id: str) -> dict[str, Any]:
 
 
 def stock_key(sku: str) -> dict[str, Any]:
-    return {"pk": {"S": f"SKU#{sku}"}, "sk": {"S": STOCK_SK}}
+    return {"pk": {"S": f"{SKU_PREFIX}{sku}"}, "sk": {"S": STOCK_SK}}
 
 
 def _now() -> str:
@@ -215,7 +216,7 @@ class SagaStore:
                     request = response.get("UnprocessedKeys") or {}
         else:
             items = self._scan(FilterExpression="sk = :stock", ExpressionAttributeValues={":stock": {"S": STOCK_SK}})
-        return {item["pk"]["S"].removeprefix("SKU#"): int(item["available"]["N"]) for item in items}
+        return {item["pk"]["S"].removeprefix(SKU_PREFIX): int(item["available"]["N"]) for item in items}
 
     def put_stock(self, levels: Mapping[str, int]) -> None:
         """Set the available units of each SKU (the seed)."""
@@ -277,7 +278,10 @@ class SagaStore:
             if exc.response["Error"]["Code"] != "TransactionCanceledException" or not reasons:
                 raise _translate(exc) from exc
             if not any(_failed(reason) for reason in reasons):
-                raise StoreUnavailable(f"DynamoDB cancelled the transaction: {exc}") from exc
+                # Throttling, or another transaction on the same item (a hot SKU): say which, so an operator
+                # can tell contention from an outage, and neither from a stock-out.
+                codes = sorted({str(reason.get("Code")) for reason in reasons} - {"None"})
+                raise StoreUnavailable(f"DynamoDB cancelled the transaction: {', '.join(codes)}") from exc
             return [dict(reason) for reason in reasons]
         except BotoCoreError as exc:
             raise StoreUnavailable(f"DynamoDB unreachable: {exc}") from exc

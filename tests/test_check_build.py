@@ -1,0 +1,51 @@
+"""scripts/check_build.py: what `make build` refuses to hand to `sam deploy`."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from saga_cli.template import ROOT, load
+
+
+@pytest.fixture(scope="module")
+def check_build() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("check_build", ROOT / "scripts" / "check_build.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _build(tmp_path: Path, extra: list[str]) -> Path:
+    """A build folder as `sam build` leaves it for arm64, plus ``extra`` files in the layer."""
+    template = load()
+    for logical_id, function in template.functions.items():
+        (tmp_path / logical_id).mkdir()
+        (tmp_path / logical_id / function.source.name).write_text("")
+    python = tmp_path / "SagaLayer" / "python"
+    for name in ["order_saga/__init__.py", "pydantic_core/_pydantic_core.cpython-312-aarch64-linux-gnu.so", *extra]:
+        (python / name).parent.mkdir(parents=True, exist_ok=True)
+        (python / name).write_text("")
+    return tmp_path
+
+
+def test_a_complete_build_for_the_right_platform_passes(check_build: ModuleType, tmp_path: Path) -> None:
+    assert check_build.problems(_build(tmp_path, [])) == []
+
+
+def test_a_layer_with_its_own_botocore_is_refused(check_build: ModuleType, tmp_path: Path) -> None:
+    found = check_build.problems(_build(tmp_path, ["botocore/__init__.py"]))
+
+    assert found == ["SagaLayer: carries its own botocore, a second copy of the runtime's"]
+
+
+def test_a_wheel_for_another_cpu_is_refused(check_build: ModuleType, tmp_path: Path) -> None:
+    found = check_build.problems(_build(tmp_path, ["wrapt/_wrappers.cpython-312-x86_64-linux-gnu.so"]))
+
+    assert found == [
+        "SagaLayer: SagaLayer/python/wrapt/_wrappers.cpython-312-x86_64-linux-gnu.so is not built for aarch64"
+    ]
