@@ -549,7 +549,7 @@ def _on_the_engine(options: BenchOptions, template: SagaTemplate, progress: Prog
     with (
         tempfile.TemporaryDirectory(prefix="saga-bench-") as state,
         speedups,
-        open_target(TargetOptions(state_dir=Path(state) / "engine")) as target,
+        open_target(TargetOptions(state_dir=Path(state) / "engine", keep_state=False)) as target,
     ):
         _plenty_of_stock(target, inputs)
         sagas = Sagas(target, Direct(template), inputs)

@@ -76,6 +76,8 @@ class Target:
             "executionArn"
         ]
         self._live.add(arn)
+        if self.engine is not None:
+            self.engine.started(arn)
         return arn
 
     def describe(self, name_or_arn: str) -> dict[str, Any]:
@@ -122,6 +124,20 @@ class Target:
         self._redriven[arn] = {"describe": describe, "history": history}
         self.engine.archive(describe, history)
         return describe
+
+    def executions(self, limit: int) -> list[dict[str, Any]]:
+        """Recent executions, newest first (at most ``limit``; 0 for all)."""
+        if self.engine is not None:
+            found = self.engine.executions()
+            return found[:limit] if limit else found
+        found = []
+        paginator = self.sfn.get_paginator("list_executions")
+        for page in paginator.paginate(stateMachineArn=self.state_machine_arn):
+            found.extend(jsonable(page["executions"]))
+            if limit and len(found) >= limit:
+                break
+        found.sort(key=lambda e: str(e.get("startDate") or ""), reverse=True)
+        return found[:limit] if limit else found
 
     def finished(self, arn: str, describe: dict[str, Any], history: list[dict[str, Any]]) -> None:
         """Keep a finished execution for later commands (the embedded engine forgets it at exit)."""
