@@ -124,7 +124,7 @@ def test_two_runs_at_once_lose_nothing(tmp_path: Path) -> None:
 def test_a_command_waits_for_the_one_holding_the_folder_and_names_it(tmp_path: Path) -> None:
     state = tmp_path / "state"
     holder = StateFolder(state)
-    with holder.locked(lambda line: pytest.fail(line)):
+    with holder.locked(pytest.fail):
         waiting = start("stock", state=state)
         assert waiting.stderr is not None
         line = waiting.stderr.readline()
