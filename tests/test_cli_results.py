@@ -137,3 +137,10 @@ def test_graph_of_an_execution_writes_its_svg_in_the_state_folder(tmp_path: Path
     assert drawn.exit_code == 0
     assert (state / "graphs" / "ord-g.svg").read_text().startswith("<svg")
     assert not (tmp_path / "ord-g.svg").exists()
+
+
+def test_chaos_shows_progress_off_a_terminal() -> None:
+    result = saga("chaos", "--sagas", "10", "--seed", "3")
+
+    assert result.exit_code == 0, result.output
+    assert "  10/10 sagas" in result.stderr.splitlines()
