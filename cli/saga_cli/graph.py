@@ -527,10 +527,8 @@ def svg(flow: Flow, run: Run | None = None, title: str = "order-saga") -> str:
     layers: dict[bool, list[tuple[str, str]]] = {False: [], True: []}
     for index, edge in enumerate(flow.edges):
         on_path = (edge.source, edge.target) in taken
-        if run is None:
-            look = "catch" if edge.kind == "catch" else "plain"
-        else:
-            look = "taken" if on_path else "dim"
+        unstyled = "catch" if edge.kind == "catch" else "plain"
+        look = unstyled if run is None else ("taken" if on_path else "dim")
         layers[on_path].append(_edge(edge, drawn.routes.get(index), drawn, look))
     for drawn_edges in layers.values():
         parts += [line for line, _label in drawn_edges]
