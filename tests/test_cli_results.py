@@ -144,3 +144,16 @@ def test_chaos_shows_progress_off_a_terminal() -> None:
 
     assert result.exit_code == 0, result.output
     assert "  10/10 sagas" in result.stderr.splitlines()
+
+
+def test_history_names_the_state_of_every_task_event_in_one_json_spacing(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    assert saga("run", "--input", order_file(tmp_path, "ord-h"), "--state-dir", state).exit_code == 0
+
+    lines = saga("history", "ord-h", "--state-dir", state).stdout.splitlines()
+
+    assert lines[0].split() == ["ms", "event", "state", "detail"]
+    tasks = [line.split() for line in lines[1:] if line.split()[1].startswith("Task")]
+    assert tasks and all(len(words) >= 3 for words in tasks), "every Task event names its state"
+    assert ["TaskScheduled", "ReserveInventory"] in [words[1:3] for words in tasks]
+    assert '": ' not in "\n".join(lines) and '", "' not in "\n".join(lines), "compact JSON throughout"

@@ -55,9 +55,14 @@ def _exit_now(line: str) -> None:
     os._exit(EXIT_INTERRUPTED)
 
 
+def install() -> None:
+    """Handle Ctrl-C as this module says (only in the process that runs the command, never in tests)."""
+    signal.signal(signal.SIGINT, _on_sigint)
+
+
 def main() -> None:  # pragma: no cover - the console entry point; tests run it as a process
     """``saga``: handle Ctrl-C from the first instant, then load and run the command."""
-    signal.signal(signal.SIGINT, _on_sigint)
+    install()
     from saga_cli.main import app  # noqa: PLC0415  (after the handler: this import takes a while)
 
     try:

@@ -444,7 +444,8 @@ def graph(
         typer.echo(f"Wrote {svg}", err=True)
 
 
-def main() -> None:  # pragma: no cover - console entry point
+def main() -> None:  # pragma: no cover - ``python -m saga_cli.main``; the console script is interrupts.main
+    interrupts.install()
     app()
 
 
