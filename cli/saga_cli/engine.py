@@ -20,8 +20,8 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -182,7 +182,7 @@ class EmbeddedEngine:
     _resumed_machines: dict[str, str] = field(init=False, default_factory=dict)
     _state: StateFolder | None = field(init=False, default=None)
     #: Executions started and not yet archived: the state is committed only when none is running.
-    _running: set[str] = field(init=False, default_factory=set)
+    _running: Counter[str] = field(init=False, default_factory=Counter)
     _state_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
     _last_commit: float = field(init=False, default=0.0)
 
@@ -345,18 +345,34 @@ class EmbeddedEngine:
         return snapshot
 
     def commit(self) -> None:
-        """Save the tables and the executions archived so far, together (see ``state``)."""
+        """Save the tables and the executions archived so far, together (see ``state``), unless an execution
+        is running: its writes so far would be saved without its record."""
         if self._state is None:
             return
         with self._state_lock:
+            if self._running:
+                return
             self._state.commit(self._snapshot())
             self._last_commit = time.monotonic()
 
     # Executions kept between commands -------------------------------------------------------------------
 
-    def started(self, arn: str) -> None:
+    @contextmanager
+    def running(self, arn: str) -> Iterator[None]:
+        """Count ``arn`` as running from before its start until ``archive``; uncount it if the start fails."""
         with self._state_lock:
-            self._running.add(arn)
+            self._running[arn] += 1
+        try:
+            yield
+        except BaseException:
+            self._finished(arn)
+            raise
+
+    def _finished(self, arn: str) -> None:
+        with self._state_lock:
+            self._running[arn] -= 1
+            if self._running[arn] <= 0:
+                del self._running[arn]
 
     def archive(self, describe: dict[str, Any], history: list[dict[str, Any]]) -> None:
         """Keep a finished execution; once none is running, commit it with its table changes."""
@@ -364,9 +380,9 @@ class EmbeddedEngine:
             return
         with self._state_lock:
             self._state.stage({"describe": describe, "history": history})
-            self._running.discard(describe["executionArn"])
-            due = not self._running and time.monotonic() - self._last_commit >= COMMIT_EVERY_SECONDS
-        if due:
+        if describe["executionArn"] in self._running:
+            self._finished(describe["executionArn"])
+        if time.monotonic() - self._last_commit >= COMMIT_EVERY_SECONDS:
             self.commit()
 
     def archived(self, name: str) -> dict[str, Any] | None:
@@ -387,7 +403,7 @@ class EmbeddedEngine:
         False when one does not end: its order would be saved without its execution, so nothing is saved.
         """
         sfn = self.client("stepfunctions")
-        for arn in sorted(self._running):
+        for arn in sorted(list(self._running)):
             if not self.completions.wait(arn, timeout=60):
                 return False
             describe = jsonable(sfn.describe_execution(executionArn=arn))

@@ -72,12 +72,17 @@ class Target:
                 {"Error": {"Code": "ExecutionAlreadyExists", "Message": f"Execution already exists: '{name}'"}},
                 "StartExecution",
             )
+        if self.engine is None:
+            return self._start(name, payload)
+        # Counted as running before it starts: no commit may save its first writes without its record.
+        with self.engine.running(self.execution_arn(name)):
+            return self._start(name, payload)
+
+    def _start(self, name: str, payload: str) -> str:
         arn: str = self.sfn.start_execution(stateMachineArn=self.state_machine_arn, name=name, input=payload)[
             "executionArn"
         ]
         self._live.add(arn)
-        if self.engine is not None:
-            self.engine.started(arn)
         return arn
 
     def describe(self, name_or_arn: str) -> dict[str, Any]:
