@@ -6,6 +6,10 @@
 #   make test    lint, then pytest (what CI runs)
 #   make build   sam build (needs Python 3.12, the Lambda runtime)
 #   make demo    run the four outcome scenarios on the embedded engine
+#   make containers       a Docker-compatible engine for SAM (podman from Debian's archive when no Docker
+#                         answers) and a stand-in for AWS's python3.12 image; make containers-stop stops it
+#   make invoke           sam local invoke of every function with each sample event, results checked
+#   make saga-containers  the five scenarios on the embedded engine, its Lambda tasks in Lambda containers
 #   make bench   measure the engine against direct calls, cold starts and cost per order (docs/bench.svg)
 #   make clean   remove build output and caches (make distclean also removes the environments)
 #
@@ -49,7 +53,8 @@ PY312_DIR = $(shell \
 		if [ -n "$$v" ] && [ -x "$$(pyenv root)/versions/$$v/bin/python3.12" ]; then echo "$$(pyenv root)/versions/$$v/bin"; fi; \
 	fi)
 
-.PHONY: help setup lint test build demo bench chaos clean distclean
+.PHONY: help setup lint test build demo bench chaos clean distclean containers containers-stop build-local \
+	invoke saga-containers
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -97,11 +102,37 @@ test: lint ## Lint, then run the tests (what CI runs)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 build: $(SAM_STAMP) $(VENV_STAMP) ## sam build into .aws-sam/build (Lambda runtime python3.12, arm64)
-	@dir="$(PY312_DIR)"; \
+	@$(call sam_build,arm64,.aws-sam/build)
+
+# The functions for local containers: x86_64 (the only python3.12 Lambda image to be had on an x86_64 host
+# without a registry), in their own build and cache folders so `make build`'s arm64 output stays as it is.
+LOCAL_BUILD := .aws-sam/local
+build-local: $(SAM_STAMP) $(VENV_STAMP)
+	@$(call sam_build,x86_64,$(LOCAL_BUILD))
+
+define sam_build
+	dir="$(PY312_DIR)"; \
 	if [ -z "$$dir" ]; then echo "make build needs Python 3.12 (the Lambda runtime): install python3.12 (or pyenv install 3.12)" >&2; exit 1; fi; \
-	echo "Using $$dir/python3.12"; \
-	PATH="$$dir:$$PATH" $(SAM) build --cached --parallel
-	$(BIN)/python scripts/check_build.py
+	echo "sam build for $(1) into $(2), with $$dir/python3.12"; \
+	PATH="$$dir:$$PATH" $(SAM) build --cached --parallel --parameter-overrides Architecture=$(1) \
+		--build-dir $(2) --cache-dir $(2)-cache; \
+	$(BIN)/python scripts/check_build.py $(2)
+endef
+
+# Each of these starts the container engine if it is not up, and stops it again when done.
+WITH_CONTAINERS = PY312_DIR="$(PY312_DIR)" bash scripts/containers/with.sh
+
+containers: ## Start a container engine for SAM (podman when no Docker answers) and build the base image
+	@PY312_DIR="$(PY312_DIR)" bash scripts/containers/up.sh
+
+containers-stop: ## Stop the container engine `make containers` started
+	@bash scripts/containers/down.sh
+
+invoke: build-local ## sam local invoke every function with each sample event, checking every result
+	@$(WITH_CONTAINERS) $(BIN)/python scripts/invoke_functions.py --template $(LOCAL_BUILD)/template.yaml --sam $(SAM)
+
+saga-containers: build-local ## The five scenarios with every Lambda task in a Lambda container (sam local start-lambda)
+	@$(WITH_CONTAINERS) $(BIN)/python scripts/saga_containers.py --template $(LOCAL_BUILD)/template.yaml --sam $(SAM)
 
 demo: $(VENV_STAMP) ## Run the four outcome scenarios on the embedded engine
 	@$(BIN)/saga reset
