@@ -10,7 +10,10 @@ base_image="public.ecr.aws/lambda/python:3.12-x86_64"
 # A container that keeps the project's bridge (and the gateway address the table endpoint binds to) up.
 keeper="order-saga-bridge"
 network="order-saga"
-subnet="10.89.213.0/24"
+# Its bridge and subnet are named after this checkout, so two clones' engines can run side by side.
+tag="$(printf %s "$root" | sha256sum | cut -c1-6)"
+bridge="osaga$tag"
+subnet="10.89.$((16#${tag:0:2} % 250 + 1)).0/24"
 
 say() { echo "containers: $*"; }
 die() { echo "containers: $*" >&2; exit 1; }

@@ -59,6 +59,13 @@ runroot = "$state/run"
 CONF
 mkdir -p "$state/networks"
 
+# The project's bridge network, created before the service starts (which then reads it): a subnet and a
+# bridge named after this checkout (podman 4.3 has no --interface-name: set in its file), no DNS server.
+if ! podman network exists "$network"; then
+	podman network create --disable-dns --subnet "$subnet" "$network" >/dev/null
+	sed -i "s/\"network_interface\": \"[^\"]*\"/\"network_interface\": \"$bridge\"/" "$state/networks/$network.json"
+fi
+
 if ! podman_answers; then
 	rm -f "$socket"
 	nohup podman system service --time 0 "unix://$socket" >"$state/service.log" 2>&1 &
@@ -81,9 +88,8 @@ if [ "$current" != "$recipe" ]; then
 	say "built $base_image in $((SECONDS - start)) s, $(podman image inspect "$base_image" --format '{{.Size}}' | numfmt --to=si)B"
 fi
 
-# The project's bridge network, held up by a sleeping container: its gateway is where containers reach
-# the host, and the bridge (with that address) exists only while a container is attached.
-podman network exists "$network" || podman network create --subnet "$subnet" "$network" >/dev/null
+# The bridge, held up by a sleeping container: its gateway is where containers reach the host, and the
+# bridge (with that address) exists only while a container is attached.
 if [ "$(podman container inspect "$keeper" --format '{{.State.Running}}' 2>/dev/null)" != true ]; then
 	podman rm -f "$keeper" >/dev/null 2>&1 || true
 	podman run -d --name "$keeper" --network "$network" --entrypoint /bin/sleep "$base_image" infinity >/dev/null
@@ -91,4 +97,4 @@ fi
 podman network inspect "$network" --format '{{range .Subnets}}{{.Gateway}}{{end}}' >"$state/gateway"
 echo "unix://$socket" >"$state/docker-host"
 echo "--skip-pull-image --docker-network $network" >"$state/sam-flags"
-say "ready: DOCKER_HOST=unix://.containers/podman.sock, bridge $network, gateway $(cat "$state/gateway")"
+say "ready: DOCKER_HOST=unix://.containers/podman.sock, network $network (bridge $bridge), gateway $(cat "$state/gateway")"
