@@ -10,6 +10,7 @@
 #                         answers) and a stand-in for AWS's python3.12 image; make containers-stop stops it
 #   make invoke           sam local invoke of every function with each sample event, results checked
 #   make saga-containers  the five scenarios on the embedded engine, its Lambda tasks in Lambda containers
+#   make localstack       LocalStack on the host (then localstack-deploy, localstack-check, localstack-stop)
 #   make bench   measure the engine against direct calls, cold starts and cost per order (docs/bench.svg)
 #   make clean   remove build output and caches (make distclean also removes the environments)
 #
@@ -42,22 +43,24 @@ SAM_STAMP := $(SAM_VENV)/.installed
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-# The directory of a Python 3.12 for `sam build` (the functions' Runtime is python3.12): python3.12 on
-# PATH if it runs, else the newest 3.12.x that pyenv has (pyenv's shims only answer for selected versions).
-# Expanded only when `make build` runs.
-PY312_DIR = $(shell \
-	if python3.12 --version >/dev/null 2>&1; then \
-		dirname "$$(command -v python3.12)"; \
+# The directory of a Python X.Y: pythonX.Y on PATH if it runs, else the newest X.Y.z that pyenv has (pyenv's
+# shims only answer for selected versions). 3.12 for `sam build` (the functions' Runtime is python3.12) and
+# the Lambda image, 3.13 for LocalStack. Expanded only when a target needs it.
+python_dir = $(shell \
+	if python$(1) --version >/dev/null 2>&1; then \
+		dirname "$$(command -v python$(1))"; \
 	elif command -v pyenv >/dev/null 2>&1; then \
-		v="$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.12\.[0-9]+$$' | sort -V | tail -n 1)"; \
-		if [ -n "$$v" ] && [ -x "$$(pyenv root)/versions/$$v/bin/python3.12" ]; then echo "$$(pyenv root)/versions/$$v/bin"; fi; \
+		v="$$(pyenv versions --bare 2>/dev/null | grep -E '^$(subst .,\.,$(1))\.[0-9]+$$' | sort -V | tail -n 1)"; \
+		if [ -n "$$v" ] && [ -x "$$(pyenv root)/versions/$$v/bin/python$(1)" ]; then echo "$$(pyenv root)/versions/$$v/bin"; fi; \
 	fi)
+PY312_DIR = $(call python_dir,3.12)
+PY313_DIR = $(call python_dir,3.13)
 
 .PHONY: help setup lint test build demo bench chaos clean distclean containers containers-stop build-local \
-	invoke saga-containers
+	invoke saga-containers localstack localstack-deploy localstack-check localstack-stop
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 setup: $(VENV_STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) ## Create .venv, .venv-sam, .venv-checkov and node_modules (no-op when up to date)
 
@@ -130,6 +133,26 @@ containers-stop: ## Stop the container engine `make containers` started
 
 invoke: build-local ## sam local invoke every function with each sample event, checking every result
 	@$(WITH_CONTAINERS) $(BIN)/python scripts/invoke_functions.py --template $(LOCAL_BUILD)/template.yaml --sam $(SAM)
+
+LOCALSTACK_PORT ?= 4566
+LOCALSTACK_URL := http://127.0.0.1:$(LOCALSTACK_PORT)
+LOCALSTACK_ENV := AWS_ENDPOINT_URL=$(LOCALSTACK_URL) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+
+localstack: containers ## LocalStack 4.14 on the host, its Lambda on the project's container engine
+	@bash scripts/localstack/up.sh "$(PY313_DIR)" $(LOCALSTACK_PORT)
+
+localstack-deploy: build-local ## Deploy the stack (x86_64 build) to LocalStack with samconfig's localstack environment
+	$(LOCALSTACK_ENV) $(SAM) deploy --config-env localstack --config-file $(CURDIR)/samconfig.toml \
+		--template-file $(LOCAL_BUILD)/template.yaml --parameter-overrides Architecture=x86_64 --no-progressbar
+
+# Executions need LocalStack's Lambda init binary, which the host LocalStack cannot download here.
+localstack-check: $(VENV_STAMP) ## Check the deployed stack (and run the scenarios where LocalStack can execute)
+	SAGA_LOCALSTACK_URL=$(LOCALSTACK_URL) \
+	SAGA_LOCALSTACK_NO_EXECUTIONS="LocalStack's Lambda init binary is downloaded from GitHub at first use, unreachable here: functions deploy but cannot run" \
+		$(BIN)/pytest tests/test_localstack.py -v -p no:randomly -p no:cacheprovider
+
+localstack-stop: ## Stop the LocalStack `make localstack` started
+	@bash scripts/localstack/down.sh
 
 saga-containers: build-local ## The five scenarios with every Lambda task in a Lambda container (sam local start-lambda)
 	@$(WITH_CONTAINERS) $(BIN)/python scripts/saga_containers.py --template $(LOCAL_BUILD)/template.yaml --sam $(SAM)
