@@ -131,8 +131,10 @@ containers: ## Start a container engine for SAM (podman when no Docker answers) 
 containers-stop: ## Stop the container engine `make containers` started
 	@bash scripts/containers/down.sh
 
+# ONLY=text runs the events whose file or function names contain it (make invoke ONLY=reserve).
 invoke: build-local ## sam local invoke every function with each sample event, checking every result
-	@$(WITH_CONTAINERS) $(BIN)/python scripts/invoke_functions.py --template $(LOCAL_BUILD)/template.yaml --sam $(SAM)
+	@$(WITH_CONTAINERS) $(BIN)/python scripts/invoke_functions.py --template $(LOCAL_BUILD)/template.yaml --sam $(SAM) \
+		--only "$(ONLY)"
 
 LOCALSTACK_PORT ?= 4566
 LOCALSTACK_URL := http://127.0.0.1:$(LOCALSTACK_PORT)
