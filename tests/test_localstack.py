@@ -2,8 +2,9 @@
 
 Runs when LocalStack answers at SAGA_LOCALSTACK_URL (default http://localhost:4566) and the order-saga stack
 is deployed there (README: "Deploy"); skipped, with the reason, otherwise. Where LocalStack can deploy the
-functions but not run them (the host LocalStack of `make localstack`), SAGA_LOCALSTACK_NO_EXECUTIONS gives
-the reason and the execution tests skip with it; the deploy check still runs.
+functions but not run them (the host LocalStack of `make localstack`, which writes the reason in
+.localstack/no-executions; or SAGA_LOCALSTACK_NO_EXECUTIONS), the execution tests skip with that reason;
+the deploy check still runs.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typer.testing import CliRunner
 
 from saga_cli.engine import function_arn
 from saga_cli.main import app
-from saga_cli.template import load
+from saga_cli.template import ROOT, load
 
 pytestmark = pytest.mark.localstack
 
@@ -44,7 +45,8 @@ def localstack() -> str:
         urllib.request.urlopen(f"{URL}/_localstack/health", timeout=2)
     except OSError:
         pytest.skip(
-            f"no LocalStack answers at {URL} (start it with `docker compose up -d`, or set SAGA_LOCALSTACK_URL)"
+            f"no LocalStack answers at {URL} "
+            "(start it with `make localstack` or `docker compose up -d`, or set SAGA_LOCALSTACK_URL)"
         )
     cfn = boto3.client(
         "cloudformation",
@@ -60,9 +62,15 @@ def localstack() -> str:
     return URL
 
 
+#: Written by `make localstack` (host LocalStack, no init binary): why executions cannot run there.
+NO_EXECUTIONS = ROOT / ".localstack" / "no-executions"
+
+
 @pytest.fixture
 def executions(localstack: str) -> str:
-    reason = os.environ.get("SAGA_LOCALSTACK_NO_EXECUTIONS")
+    reason = os.environ.get("SAGA_LOCALSTACK_NO_EXECUTIONS") or (
+        NO_EXECUTIONS.read_text(encoding="utf-8").strip() if NO_EXECUTIONS.exists() else ""
+    )
     if reason:
         pytest.skip(f"executions cannot run on this LocalStack: {reason}")
     return localstack

@@ -11,5 +11,5 @@ if kill "$pid" 2>/dev/null; then
 	for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
 	kill -9 "$pid" 2>/dev/null || true
 fi
-rm -f "$pidfile"
+rm -f "$pidfile" "$root/.localstack/no-executions"
 echo "localstack: stopped"
