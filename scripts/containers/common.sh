@@ -18,15 +18,18 @@ subnet="10.89.$((16#${tag:0:2} % 250 + 1)).0/24"
 say() { echo "containers: $*"; }
 die() { echo "containers: $*" >&2; exit 1; }
 
-# A Docker engine (DOCKER_HOST, or the default socket) answers: SAM pulls AWS's own images through it.
-docker_answers() {
+# GET a path of the Docker API at DOCKER_HOST (or the default socket).
+docker_api() {
 	local host="${DOCKER_HOST:-unix:///var/run/docker.sock}"
 	case "$host" in
-	unix://*) curl -sf --max-time 3 --unix-socket "${host#unix://}" http://docker/_ping >/dev/null 2>&1 ;;
-	tcp://*) curl -sf --max-time 3 "http://${host#tcp://}/_ping" >/dev/null 2>&1 ;;
+	unix://*) curl -sf --max-time 3 --unix-socket "${host#unix://}" "http://docker$1" 2>/dev/null ;;
+	tcp://*) curl -sf --max-time 3 "http://${host#tcp://}$1" 2>/dev/null ;;
 	*) return 1 ;;
 	esac
 }
+
+# A Docker engine answers: SAM pulls AWS's own images through it.
+docker_answers() { command -v curl >/dev/null && docker_api /_ping >/dev/null; }
 
 podman_answers() {
 	[ -S "$socket" ] && curl -sf --max-time 3 --unix-socket "$socket" http://d/_ping >/dev/null 2>&1

@@ -17,7 +17,9 @@ mkdir -p "$state"
 if docker_answers; then
 	host="${DOCKER_HOST:-unix:///var/run/docker.sock}"
 	echo "$host" >"$state/docker-host"
-	DOCKER_HOST="$host" docker network inspect bridge --format '{{(index .IPAM.Config 0).Gateway}}' >"$state/gateway"
+	# Its default bridge's gateway: where containers reach the host (the table endpoint binds there).
+	DOCKER_HOST="$host" docker_api /networks/bridge \
+		| python3 -c 'import json, sys; print(json.load(sys.stdin)["IPAM"]["Config"][0]["Gateway"])' >"$state/gateway"
 	echo "" >"$state/sam-flags"
 	say "a Docker engine answers at $host: SAM pulls AWS's images through it"
 	exit 0
