@@ -177,5 +177,5 @@ clean: ## Remove build output and caches
 		-path ./node_modules -prune -o \
 		-name __pycache__ -type d -prune -exec rm -rf {} +
 
-distclean: clean ## Also remove .venv, .venv-sam, .venv-checkov, node_modules and the local engine's state (.saga)
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) node_modules .saga
+distclean: clean localstack-stop containers-stop ## Also remove the environments, the container engine's files and .saga
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .venv-localstack node_modules .saga .containers .localstack
