@@ -302,6 +302,9 @@ def chaos(
     sagas: Annotated[int, typer.Option("--sagas", min=1, max=1_000_000, help="How many random orders.")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Decides the orders and the faults: replay with the same.")] = 1,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Executions at once.")] = 8,
+    stock_shards: Annotated[
+        int, typer.Option("--stock-shards", min=1, max=10, help="Stock items per SKU (the hot-SKU layout).")
+    ] = 1,
     as_json: Json = False,
 ) -> None:
     """Run random orders with injected faults on the embedded engine, then check every promise."""
@@ -309,7 +312,7 @@ def chaos(
 
     try:
         with views.ChaosProgress(sagas, quiet=as_json) as progress:
-            report = run_chaos(sagas, seed, concurrency, on_result=progress.advance)
+            report = run_chaos(sagas, seed, concurrency, on_result=progress.advance, stock_shards=stock_shards)
     except (TargetError, EngineError) as exc:
         raise fail(str(exc), 1) from None
     views.chaos(report, as_json)
