@@ -162,7 +162,7 @@ def open_target(options: TargetOptions) -> Iterator[Target]:
     try:
         engine = EmbeddedEngine(options.state_dir, options.clock, options.dynamodb_endpoint, options.keep_state)
         with engine:
-            store = SagaStore(table_name("SagaTable"), engine.client("dynamodb"))
+            store = SagaStore(table_name("SagaTable"), engine.client("dynamodb"), engine.stock_shards)
             yield Target(
                 "embedded",
                 engine.client("stepfunctions"),
