@@ -371,12 +371,19 @@ def capacity(
     scenario: Annotated[
         str, typer.Option("--scenario", help="Which scenario's order to measure: happy is the usual order.")
     ] = "happy",
+    stock_shards: Annotated[
+        int | None,
+        typer.Option(
+            "--stock-shards", min=1, max=10, help="Stock items per SKU; template.yaml's STOCK_SHARDS by default."
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Which AWS quota binds first at an order rate, from one measured order and AWS's published quotas."""
     from saga_cli import capacity as plan  # noqa: PLC0415  (only this command needs it)
     from saga_cli.bench import BenchError, figures_per_scenario  # noqa: PLC0415
-    from saga_cli.template import deploy_region  # noqa: PLC0415
+    from saga_cli.template import deploy_region, load  # noqa: PLC0415
+    from saga_cli.template import stock_shards as template_shards  # noqa: PLC0415
 
     if scenario not in SCENARIOS:
         raise fail(f"unknown scenario {scenario!r}: choose one of {', '.join(SCENARIOS)}", 2)
@@ -384,7 +391,8 @@ def capacity(
         figures = figures_per_scenario([scenario])[scenario]
     except (BenchError, TargetError, EngineError) as exc:
         raise fail(str(exc), 1) from None
-    result = plan.report(figures, orders_per_second, hot_sku_share, region or deploy_region(), scenario)
+    shards = stock_shards or template_shards(load())
+    result = plan.report(figures, orders_per_second, hot_sku_share, region or deploy_region(), scenario, shards)
     if as_json:
         typer.echo(json.dumps(result, separators=(",", ":")))
     else:
