@@ -6,7 +6,8 @@
 #   make test    lint, then pytest (what CI runs)
 #   make build   sam build (needs Python 3.12, the Lambda runtime)
 #   make demo    run the four outcome scenarios on the embedded engine
-#   make bench   measure the engine against direct calls, cold starts and cost per order (docs/bench.svg)
+#   make bench   measure the engine against direct calls, cold starts and cost per order (into .bench/;
+#                make bench BENCH_OUT=docs refreshes the published docs/bench.svg and docs/bench.json)
 #   make clean   remove build output and caches (make distclean also removes the environments)
 #
 # Needs Python >= 3.11, Node.js with npm, and network access to PyPI and npm on the first `make setup`.
@@ -108,16 +109,18 @@ demo: $(VENV_STAMP) ## Run the four outcome scenarios on the embedded engine
 	@$(BIN)/saga run happy out-of-stock payment-declined shipping-failed
 
 BENCH_SAGAS ?= 300
+# Where the chart and the report go: .bench/ (untracked) unless BENCH_OUT=docs publishes them.
+BENCH_OUT ?= .bench
 
 # Benchmarks are not tests: `make test` only runs a smoke check of `saga bench` on a handful of sagas.
-bench: $(VENV_STAMP) ## Measure throughput, cold starts, sizes and AWS cost; chart into docs/
-	$(BIN)/saga bench --sagas $(BENCH_SAGAS) --chart docs/bench.svg --save docs/bench.json
+bench: $(VENV_STAMP) ## Measure throughput, cold starts, sizes and AWS cost; chart into .bench/ (BENCH_OUT=docs publishes)
+	$(BIN)/saga bench --sagas $(BENCH_SAGAS) --chart $(BENCH_OUT)/bench.svg --save $(BENCH_OUT)/bench.json
 
 chaos: $(VENV_STAMP) ## Run many sagas with injected failures and check the invariants
 	$(BIN)/saga chaos --sagas 10000 --seed 1
 
 clean: ## Remove build output and caches
-	rm -rf .aws-sam .mypy_cache .ruff_cache .pytest_cache .hypothesis .coverage
+	rm -rf .aws-sam .mypy_cache .ruff_cache .pytest_cache .hypothesis .coverage .bench
 	find . -path ./$(VENV) -prune -o -path ./$(SAM_VENV) -prune -o -path ./$(CHECKOV_VENV) -prune -o \
 		-path ./node_modules -prune -o \
 		-name __pycache__ -type d -prune -exec rm -rf {} +

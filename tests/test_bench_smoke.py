@@ -55,6 +55,16 @@ def test_the_last_line_holds_every_figure(report: tuple[dict[str, Any], Path]) -
     assert figures["prices"]["checked"] == prices.PRICES_CHECKED
 
 
+def test_a_handful_of_sagas_gets_no_goal_verdict(report: tuple[dict[str, Any], Path]) -> None:
+    from saga_cli.bench import render
+
+    figures, _ = report
+
+    assert figures["goals"]["judged"] is False
+    assert figures["goals"]["overheadRatio"]["met"] is None
+    assert render(figures)[-1].startswith("Goals: not judged on so few sagas")
+
+
 def test_the_happy_order_costs_what_the_design_says(report: tuple[dict[str, Any], Path]) -> None:
     figures, _ = report
 

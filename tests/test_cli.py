@@ -86,10 +86,12 @@ def test_run_prints_the_contract_lines_and_progress(state: Path) -> None:
         "Status",
         "Error",
         "Cause",
+        "Reason",
     ]
     assert "Status: SUCCEEDED" in out
     assert "Error: InventoryUnavailable" in out
     assert "Cause: Inventory unavailable" in out
+    assert "Reason: OUT-OF-STOCK-1 has 0, 1 wanted" in out
     assert json.loads(next(line for line in out if line.startswith("Output: "))[8:])["status"] == "SHIPPED"
     # not a terminal: plain progress lines on stderr, one per state entered
     assert "happy: ReserveInventory" in result.stderr
@@ -108,6 +110,7 @@ def test_a_later_command_finds_the_execution_and_the_stock(state: Path) -> None:
     for state_name in run["path"]:
         assert state_name in history.stdout
     assert "PaymentDeclined" in history.stdout
+    assert run.pop("scenario") == "payment-declined", "run labels each result; describe has no label"
     assert json.loads(described.stdout) | {"durationMs": 0} == run | {"durationMs": 0}
     assert events[0]["type"] == "ExecutionStarted"
     assert events[-1]["type"] == "ExecutionFailed"

@@ -161,3 +161,25 @@ def test_the_svg_of_any_definition_is_well_formed_even_with_a_loop() -> None:
     assert graph.node_id("Wait a bit") in nodes and graph.node_id("Done?") in nodes
     assert (graph.node_id("Wait a bit"), "Poll", "-->", "") in edges, "the loop back is drawn"
     assert ("Finish", "END", "-->", "") in edges
+
+
+def test_the_taken_path_is_drawn_over_every_untaken_edge_and_label(saga: Any) -> None:
+    from engine_support import run, scenario
+
+    [result] = run(saga, scenario("happy"))
+    path = graph.run_of(saga.describe(result.name), saga.history(result.name))
+    flow = graph.load_flow()
+
+    drawn = [
+        (element.tag.rsplit("}", 1)[1], element.get("stroke") or element.get("fill"))
+        for element in ET.fromstring(graph.svg(flow, path))
+        if element.tag.endswith(("path", "text"))
+    ]
+    untaken = [i for i, (_tag, colour) in enumerate(drawn) if colour == "#d0d0d0"]
+    taken_lines = [i for i, (tag, colour) in enumerate(drawn) if tag == "path" and colour == "#1565c0"]
+    assert untaken and len(taken_lines) == len(path.edges_taken(flow))
+    assert max(untaken) < min(taken_lines), "an untaken edge or label drawn over the taken path"
+    plain = [element.tag.rsplit("}", 1)[1] for element in ET.fromstring(graph.svg(flow))]
+    labels = [i for i, tag in enumerate(plain) if tag == "text"][1:]  # after the title
+    lines = [i for i, tag in enumerate(plain) if tag == "path"]
+    assert max(lines) < min(labels), "a line drawn across a label"

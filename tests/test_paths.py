@@ -226,9 +226,12 @@ def test_same_order_id_twice_starts_nothing_new(saga: Any) -> None:
     stock_after_first = saga.store.stock(["WIDGET-1"])
 
     with pytest.raises(ClientError) as refused:
-        run(saga, start)
+        saga.start(start.name, start.payload)
+    [again] = run(saga, start)
 
     assert refused.value.response["Error"]["Code"] == "ExecutionAlreadyExists"
+    assert again.already_exists and again.execution_arn == first.execution_arn, "reported, not run again"
+    assert again.status == "SUCCEEDED"
     assert saga.store.stock(["WIDGET-1"]) == stock_after_first
     assert [o.order_id for o in saga.store.orders()] == ["ord-only-once"]
     assert first.order["status"] == "SHIPPED"
@@ -242,9 +245,12 @@ def test_same_order_id_in_a_later_command_is_refused_too(tmp_path: Any) -> None:
     with open_target(options) as target:
         run(target, start)
         stock = target.store.stock()
-    with open_target(options) as target, pytest.raises(ClientError) as refused:
-        run(target, start)
+    with open_target(options) as target:
+        with pytest.raises(ClientError) as refused:
+            target.start(start.name, start.payload)
+        [again] = run(target, start)
     assert refused.value.response["Error"]["Code"] == "ExecutionAlreadyExists"
+    assert again.already_exists and again.status == "SUCCEEDED"
     with open_target(options) as target:
         assert target.store.stock() == stock
         assert target.describe("ord-across-commands")["status"] == "SUCCEEDED"

@@ -6,8 +6,9 @@ handler with a Lambda context and reports a raised exception as Lambda does (``F
 into moto, and the other adjustments made to moto, are in ``moto_patches``.
 
 Everything comes from ``template.yaml``: tables, function ARNs -> handler files, the environment, and the
-definition's substitutions. State survives between commands in a folder (``.saga/`` by default): the
-tables are snapshotted there, and every finished execution is archived with its history.
+definition's substitutions. State survives between commands in a folder (``.saga/`` by default, see
+``state``): one command at a time holds it; the tables and the finished executions are committed together,
+at the end of the command and whenever no execution is running (at most every ``COMMIT_EVERY_SECONDS``).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import threading
+import time
 from collections import Counter
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -30,10 +33,11 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID  # type: ignore[attr-defined]
 
 from order_saga.store import SagaStore
-from saga_cli import moto_patches
+from saga_cli import interrupts, moto_patches
 from saga_cli import redrive as redrive_rules
 from saga_cli.functions import LambdaContext, load_handler, reset_clients
 from saga_cli.moto_patches import Completions, ScaledClock
+from saga_cli.state import StateError, StateFolder
 from saga_cli.template import ROOT, Function, SagaTemplate, TemplateError, load
 
 REGION = "eu-west-2"
@@ -44,6 +48,8 @@ WAIT_LIMIT_SECONDS = 1560
 DEFAULT_CLOCK = 0.001
 SEED_FILE = ROOT / "data" / "inventory.json"
 _MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+#: While executions keep finishing one after another, save the state folder at most this often.
+COMMIT_EVERY_SECONDS = 2.0
 # The interpreter logs every Fail state at ERROR: that is the saga working, not an engine fault.
 _QUIET_LOGGERS = ("moto.stepfunctions.parser",)
 
@@ -176,6 +182,11 @@ class EmbeddedEngine:
     state_machine_arn: str = field(init=False)
     _stack: ExitStack = field(init=False, default_factory=ExitStack)
     _resumed_machines: dict[str, str] = field(init=False, default_factory=dict)
+    _state: StateFolder | None = field(init=False, default=None)
+    #: Executions started and not yet archived: the state is committed only when none is running.
+    _running: Counter[str] = field(init=False, default_factory=Counter)
+    _state_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    _last_commit: float = field(init=False, default=0.0)
 
     # Lifecycle ---------------------------------------------------------------------------------------
 
@@ -189,7 +200,8 @@ class EmbeddedEngine:
 
     def __exit__(self, *exc_info: object) -> None:
         try:
-            self.save_tables()
+            if self._state is not None and hasattr(self, "state_machine_arn") and self._drain():
+                self.commit()
         finally:
             self._stack.close()
             reset_clients()
@@ -197,9 +209,17 @@ class EmbeddedEngine:
     def _start(self) -> None:
         for name in _QUIET_LOGGERS:
             logging.getLogger(name).setLevel(logging.CRITICAL)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        (self.state_dir / "executions").mkdir(exist_ok=True)
         environment = self._environment()
+        saved = None
+        if self.keep_state:
+            self._state = StateFolder(self.state_dir)
+            self._stack.enter_context(self._state.locked(_say))
+            # From here the first Ctrl-C lets the running executions finish and be saved.
+            self._stack.enter_context(interrupts.deferred())
+            try:
+                saved = self._state.load(set(map(table_name, self.template.tables)))
+            except StateError as exc:
+                raise EngineError(str(exc)) from None
         self._stack.enter_context(mock_aws(config=cast(Any, _MOTO_CONFIG)))
         # After mock_aws, which swaps in its own fake keys: an external DynamoDB sees the caller's.
         self._stack.enter_context(mock.patch.dict(os.environ, environment))
@@ -207,7 +227,7 @@ class EmbeddedEngine:
         self.scaled_clock = ScaledClock(self.clock)
         self._stack.enter_context(moto_patches.installed(self.lambda_, self.scaled_clock, self.completions))
         reset_clients()
-        self._create_tables()
+        self._create_tables(saved)
         self.state_machine_arn = self._create_machine(STATE_MACHINE_NAME, render_definition(self.template))
 
     @property
@@ -286,11 +306,7 @@ class EmbeddedEngine:
 
     # Tables ------------------------------------------------------------------------------------------
 
-    @property
-    def _snapshot_path(self) -> Path:
-        return self.state_dir / "tables.json"
-
-    def _create_tables(self) -> None:
+    def _create_tables(self, saved: dict[str, list[dict[str, Any]]] | None) -> None:
         client = self.client("dynamodb")
         try:
             existing = set(client.list_tables()["TableNames"])
@@ -306,18 +322,28 @@ class EmbeddedEngine:
                     TableName=name,
                     TimeToLiveSpecification={"AttributeName": table.ttl_attribute, "Enabled": True},
                 )
-        if self.dynamodb_endpoint is None and self._snapshot_path.exists():
-            for name, items in json.loads(self._snapshot_path.read_text()).items():
-                for item in items:
-                    client.put_item(TableName=name, Item=item)
+        if self.dynamodb_endpoint is None and saved is not None:
+            self._restore(client, saved)
         elif table_name("SagaTable") not in existing:
             # A fresh store starts from the repository's seed, as a deployed one does after `saga seed`.
             SagaStore(table_name("SagaTable"), client, self.stock_shards).put_stock(json.loads(SEED_FILE.read_text()))
 
-    def save_tables(self) -> None:
-        """Keep the in-process tables for the next command (an external endpoint keeps its own)."""
-        if self.dynamodb_endpoint is not None or not self.keep_state or not hasattr(self, "state_machine_arn"):
-            return
+    def _restore(self, client: Any, saved: dict[str, list[dict[str, Any]]]) -> None:
+        assert self._state is not None
+        for name, items in saved.items():
+            for item in items:
+                try:
+                    client.put_item(TableName=name, Item=item)
+                except Exception as exc:
+                    raise EngineError(
+                        f"{self._state.tables_path} is damaged (an item of {name} is not a DynamoDB item: "
+                        f"{str(exc).splitlines()[0]}): run saga reset to start again from the seed"
+                    ) from None
+
+    def _snapshot(self) -> dict[str, list[dict[str, Any]]] | None:
+        """Every item of every table (None when the tables live in an external DynamoDB)."""
+        if self.dynamodb_endpoint is not None:
+            return None
         client = self.client("dynamodb")
         snapshot = {}
         for logical_id in self.template.tables:
@@ -326,35 +352,93 @@ class EmbeddedEngine:
             for page in client.get_paginator("scan").paginate(TableName=name):
                 items.extend(page["Items"])
             snapshot[name] = items
-        _write_json(self._snapshot_path, snapshot)
+        return snapshot
+
+    def commit(self) -> None:
+        """Save the tables and the executions archived so far, together (see ``state``), unless an execution
+        is running: its writes so far would be saved without its record."""
+        if self._state is None:
+            return
+        with self._state_lock:
+            if self._running:
+                return
+            self._state.commit(self._snapshot())
+            self._last_commit = time.monotonic()
 
     # Executions kept between commands -------------------------------------------------------------------
 
+    @contextmanager
+    def running(self, arn: str) -> Iterator[None]:
+        """Count ``arn`` as running from before its start until ``archive``; uncount it if the start fails."""
+        with self._state_lock:
+            self._running[arn] += 1
+        try:
+            yield
+        except BaseException:
+            self._finished(arn)
+            raise
+
+    def _finished(self, arn: str) -> None:
+        with self._state_lock:
+            self._running[arn] -= 1
+            if self._running[arn] <= 0:
+                del self._running[arn]
+
     def archive(self, describe: dict[str, Any], history: list[dict[str, Any]]) -> None:
-        if not self.keep_state:
+        """Keep a finished execution; once none is running, commit it with its table changes."""
+        if self._state is None:
             return
-        _write_json(self._archive_path(describe["name"]), {"describe": describe, "history": history})
+        with self._state_lock:
+            self._state.stage({"describe": describe, "history": history})
+        if describe["executionArn"] in self._running:
+            self._finished(describe["executionArn"])
+        if time.monotonic() - self._last_commit >= COMMIT_EVERY_SECONDS:
+            self.commit()
 
     def archived(self, name: str) -> dict[str, Any] | None:
-        path = self._archive_path(name)
-        if not path.exists():
+        if self._state is None:
             return None
-        data: dict[str, Any] = json.loads(path.read_text())
-        return data
+        try:
+            return self._state.record(name)
+        except StateError as exc:
+            raise EngineError(str(exc)) from None
 
     def archived_all(self) -> list[dict[str, Any]]:
-        """Every archived execution, in the order they started."""
-        records = [json.loads(path.read_text()) for path in (self.state_dir / "executions").glob("*.json")]
-        return sorted(records, key=lambda record: str(record["describe"].get("startDate", "")))
+        """Every kept execution (description and history), in the order they started."""
+        if self._state is None:
+            return []
+        try:
+            records = [self._state.record(summary["name"]) for summary in self._state.summaries()]
+        except StateError as exc:
+            raise EngineError(str(exc)) from None
+        return sorted(
+            (record for record in records if record is not None),
+            key=lambda record: str(record["describe"].get("startDate", "")),
+        )
 
-    def _archive_path(self, name: str) -> Path:
-        return self.state_dir / "executions" / f"{name}.json"
+    def executions(self) -> list[dict[str, Any]]:
+        """Summaries of the executions kept in the state folder, newest first."""
+        return self._state.summaries() if self._state is not None else []
+
+    def _drain(self) -> bool:
+        """Wait for executions still running (a command stopped early) and archive them with their history.
+
+        False when one does not end: its order would be saved without its execution, so nothing is saved.
+        """
+        sfn = self.client("stepfunctions")
+        for arn in sorted(list(self._running)):
+            if not self.completions.wait(arn, timeout=60):
+                return False
+            describe = jsonable(sfn.describe_execution(executionArn=arn))
+            events = []
+            for page in sfn.get_paginator("get_execution_history").paginate(executionArn=arn):
+                events.extend(page["events"])
+            self.archive(describe, jsonable(events))
+        return True
 
 
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, default=_json_default), encoding="utf-8")
-    tmp.replace(path)
+def _say(line: str) -> None:
+    print(f"saga: {line}", file=sys.stderr, flush=True)
 
 
 def jsonable(value: Any) -> Any:

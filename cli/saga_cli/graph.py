@@ -457,8 +457,8 @@ def _shape(flow: Flow, node: str, centre: tuple[float, float], style: str, bold:
     )
 
 
-def _edge(edge: Edge, route: list[tuple[float, float]] | None, drawn: Layout, look: str) -> str:
-    """One edge as a smooth path through its waypoints, its label on its first leg."""
+def _edge(edge: Edge, route: list[tuple[float, float]] | None, drawn: Layout, look: str) -> tuple[str, str]:
+    """One edge as a smooth path through its waypoints, and its label on its first leg ("" without one)."""
     if route is None:  # closes a cycle: out of the right side, round, into the right side
         (x1, y1), (x2, y2) = drawn.centre[edge.source], drawn.centre[edge.target]
         sx, tx = x1 + _width(edge.source) / 2, x2 + _width(edge.target) / 2
@@ -482,17 +482,17 @@ def _edge(edge: Edge, route: list[tuple[float, float]] | None, drawn: Layout, lo
         "plain": ("#607d8b", 1.3, "plain"),
     }[look]
     dash = ' stroke-dasharray="5,4"' if edge.kind == "catch" else ""
-    out = (
+    line = (
         f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="{width}"{dash} '
         f'marker-end="url(#arrow-{marker})"/>'
     )
-    if edge.label:
-        label = edge.label if len(edge.label) <= _LABEL_MAX else edge.label[: _LABEL_MAX - 2] + "…"
-        out += (
-            f'<text x="{label_at[0]:.1f}" y="{label_at[1] + 3:.1f}" text-anchor="middle" font-size="10.5" '
-            f'fill="{colour}" stroke="#ffffff" stroke-width="4" paint-order="stroke">{escape(label)}</text>'
-        )
-    return out
+    if not edge.label:
+        return line, ""
+    label = edge.label if len(edge.label) <= _LABEL_MAX else edge.label[: _LABEL_MAX - 2] + "…"
+    return line, (
+        f'<text x="{label_at[0]:.1f}" y="{label_at[1] + 3:.1f}" text-anchor="middle" font-size="10.5" '
+        f'fill="{colour}" stroke="#ffffff" stroke-width="4" paint-order="stroke">{escape(label)}</text>'
+    )
 
 
 def svg(flow: Flow, run: Run | None = None, title: str = "order-saga") -> str:
@@ -522,12 +522,17 @@ def svg(flow: Flow, run: Run | None = None, title: str = "order-saga") -> str:
         f'<text x="{_MARGIN}" y="{_MARGIN + 6}" font-size="15" font-weight="bold" fill="#263238">'
         f"{escape(heading)}</text>",
     ]
+    # Untaken edges, then their labels, then the taken path and its labels: no line crosses a label of its
+    # own layer, and nothing untaken is drawn over the path the execution took.
+    layers: dict[bool, list[tuple[str, str]]] = {False: [], True: []}
     for index, edge in enumerate(flow.edges):
-        if run is None:
-            look = "catch" if edge.kind == "catch" else "plain"
-        else:
-            look = "taken" if (edge.source, edge.target) in taken else "dim"
-        parts.append(_edge(edge, drawn.routes.get(index), drawn, look))
+        on_path = (edge.source, edge.target) in taken
+        unstyled = "catch" if edge.kind == "catch" else "plain"
+        look = unstyled if run is None else ("taken" if on_path else "dim")
+        layers[on_path].append(_edge(edge, drawn.routes.get(index), drawn, look))
+    for drawn_edges in layers.values():
+        parts += [line for line, _label in drawn_edges]
+        parts += [label for _line, label in drawn_edges if label]
     for node in flow.nodes:
         parts.append(
             _shape(flow, node, drawn.centre[node], styles[node], bold=run is not None and styles[node] != "skipped")

@@ -6,7 +6,6 @@ import functools
 import inspect
 import json
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,40 +13,98 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
+from typer.core import TyperGroup
 
-from saga_cli import views
+from saga_cli import interrupts, views
 from saga_cli.engine import DEFAULT_CLOCK, SEED_FILE, EngineError
 from saga_cli.redrive import NotRedrivable
-from saga_cli.runner import ExecutionResult, result_of, run_many
-from saga_cli.scenarios import SCENARIOS, InputError, Start, read_input, scenario_path
+from saga_cli.runner import result_of, run_many
+from saga_cli.scenarios import SCENARIOS, InputError, read_input, scenario_path
+from saga_cli.state import StateFolder
 from saga_cli.targets import ExecutionNotFound, Target, TargetError, TargetOptions, open_target
 
+
+class _Commands(TyperGroup):
+    """Every command ends quietly when its reader goes away (``saga history X | head -1``), and its help
+    names arguments by their metavar alone (typer 0.29 appends ``<str>``-style type names)."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        found = super().get_command(ctx, cmd_name)
+        for param in getattr(found, "params", []):
+            if param.param_type_name == "argument" and param.metavar:
+                param.display_type_rich = lambda ctx: None  # tests/test_cli.py checks every help page
+        return found
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            # Later writes, and the interpreter's own flush at exit, go nowhere instead of failing again.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            raise typer.Exit(0) from None
+
+
 app = typer.Typer(
-    help="Run the order saga: on the embedded engine by default, or on LocalStack/AWS.",
+    cls=_Commands,
+    help=(
+        "Run the order saga: on the embedded engine by default, or on LocalStack/AWS.\n\n"
+        "The embedded engine keeps its tables and executions in a state folder: .saga in the current "
+        "directory unless --state-dir or SAGA_STATE_DIR names another. One command at a time uses it; "
+        "a second one waits."
+    ),
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
 
+
+def register(function: Command) -> Command:
+    """Register a command; the list of commands shows its whole first docstring line, never cut."""
+    summary = (function.__doc__ or "").strip().splitlines()[0]
+    app.command(name=function.__name__.rstrip("_").replace("_", "-"), short_help=summary)(function)
+    return function
+
+
 # Target options, shared by every command ----------------------------------------------------------------
 EndpointUrl = Annotated[
     str | None,
-    typer.Option("--endpoint-url", help="LocalStack's URL, e.g. http://localhost:4566.", envvar="SAGA_ENDPOINT_URL"),
+    typer.Option(
+        "--endpoint-url",
+        metavar="URL",
+        help="LocalStack's URL, e.g. http://localhost:4566.",
+        envvar="SAGA_ENDPOINT_URL",
+    ),
 ]
-Region = Annotated[str | None, typer.Option("--region", help="AWS region of the deployed stack.")]
-Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile to use (drives the deployed stack).")]
-StackName = Annotated[str | None, typer.Option("--stack-name", help="Deployed stack's name (default order-saga).")]
+Region = Annotated[str | None, typer.Option("--region", metavar="REGION", help="AWS region of the deployed stack.")]
+Profile = Annotated[
+    str | None, typer.Option("--profile", metavar="NAME", help="AWS profile to use (drives the deployed stack).")
+]
+StackName = Annotated[
+    str | None, typer.Option("--stack-name", metavar="NAME", help="Deployed stack's name (default order-saga).")
+]
 StateDir = Annotated[
-    Path, typer.Option("--state-dir", help="Where the embedded engine keeps its state.", envvar="SAGA_STATE_DIR")
+    Path,
+    typer.Option(
+        "--state-dir",
+        metavar="DIR",
+        help="Embedded engine: the folder holding its tables and executions (relative to where you run saga).",
+        envvar="SAGA_STATE_DIR",
+    ),
 ]
 DynamoEndpoint = Annotated[
-    str | None, typer.Option("--dynamodb-endpoint", help="Embedded engine: use this DynamoDB endpoint, not moto's.")
+    str | None,
+    typer.Option("--dynamodb-endpoint", metavar="URL", help="Embedded engine: use this DynamoDB endpoint, not moto's."),
 ]
 Clock = Annotated[
-    float, typer.Option("--clock", min=0.0, help="Embedded engine: scale of Retry waits (1.0 waits as AWS does).")
+    float,
+    typer.Option(
+        "--clock", min=0.0, metavar="SCALE", help="Embedded engine: scale of Retry waits (1.0 waits as AWS does)."
+    ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+ExecutionName = Annotated[str, typer.Argument(metavar="NAME|ARN", help="Execution name (the order id) or ARN.")]
 
 
 #: The options every command that talks to a target takes, with their defaults.
@@ -78,7 +135,7 @@ def target_command(command: Command) -> Command:
         command(*args, options=TargetOptions(**chosen), **kwargs)
 
     with_options.__signature__ = signature.replace(parameters=[*own, *shared])  # type: ignore[attr-defined]
-    app.command()(with_options)
+    register(with_options)
     return command
 
 
@@ -93,7 +150,7 @@ def target_for(options: TargetOptions) -> Iterator[Target]:
     try:
         with open_target(options) as target:
             yield target
-    except typer.Exit:
+    except (typer.Exit, BrokenPipeError):
         raise
     except (InputError, ExecutionNotFound) as exc:
         raise fail(str(exc), 2) from None
@@ -112,15 +169,32 @@ def target_for(options: TargetOptions) -> Iterator[Target]:
 
 @target_command
 def run(
-    scenarios: Annotated[list[str] | None, typer.Argument(help=f"Scenarios: {', '.join(SCENARIOS)}.")] = None,
+    scenarios: Annotated[
+        list[str] | None, typer.Argument(metavar="SCENARIO", help=f"Scenarios: {', '.join(SCENARIOS)}.")
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Run every scenario.")] = False,
-    inputs: Annotated[list[Path] | None, typer.Option("--input", help="An execution input file (repeatable).")] = None,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Executions at once.")] = 1,
+    inputs: Annotated[
+        list[Path] | None, typer.Option("--input", metavar="FILE", help="An execution input file (repeatable).")
+    ] = None,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency",
+            min=1,
+            max=64,
+            metavar="N",
+            help=(
+                "Executions at once. On LocalStack/AWS this runs them in parallel; the embedded engine "
+                "interleaves them in one process, which tests contention but is no faster."
+            ),
+        ),
+    ] = 1,
     as_json: Json = False,
     break_compensation: Annotated[
         str | None,
         typer.Option(
             "--break-compensation",
+            metavar="STATE",
             help="Embedded engine: this compensation (RefundPayment, ReleaseInventory) fails on every attempt "
             "of this command, so it gives up; a later saga redrive finds it working.",
         ),
@@ -142,16 +216,18 @@ def run(
             _break(target, break_compensation)
         printer = views.RunPrinter(as_json=as_json, concurrent=concurrency > 1)
         with printer.progress() as on_state:
-            fresh = []
-            for start in starts:
-                existing = _existing(target, start)
-                if existing is None:
-                    fresh.append(start)
-                else:
-                    printer.exists(start, existing)
-            run_many(target, fresh, concurrency, printer.started, on_state, printer.finished)
+            results = run_many(
+                target, starts, concurrency, printer.started, on_state, printer.finished, stop=interrupts.requested
+            )
         if as_json:
-            typer.echo(json.dumps({"stock": target.store.stock()}))
+            views.stock_line(target.store.stock())
+    if interrupts.requested():
+        kept = f"kept in {options.state_dir}" if target.engine is not None else "still on the target"
+        raise fail(
+            f"interrupted: {len(results)} of {len(starts)} executions ran ({kept}), "
+            f"{len(starts) - len(results)} not started",
+            interrupts.EXIT_INTERRUPTED,
+        )
 
 
 def _break(target: Target, compensation: str) -> None:
@@ -165,18 +241,9 @@ def _break(target: Target, compensation: str) -> None:
     target.engine.lambda_.before.append(BrokenFunction(functions[compensation]))
 
 
-def _existing(target: Target, start: Start) -> ExecutionResult | None:
-    """An execution already holding this order's name: reported, never started again."""
-    try:
-        describe = target.describe(start.name)
-    except ExecutionNotFound:
-        return None
-    return result_of(target, describe, target.history(start.name), 0)
-
-
 @target_command
 def describe(
-    execution: Annotated[str, typer.Argument(help="Execution name (the order id) or ARN.")],
+    execution: ExecutionName,
     as_json: Json = False,
     *,
     options: TargetOptions,
@@ -189,7 +256,7 @@ def describe(
 
 @target_command
 def history(
-    execution: Annotated[str, typer.Argument(help="Execution name (the order id) or ARN.")],
+    execution: ExecutionName,
     as_json: Json = False,
     *,
     options: TargetOptions,
@@ -207,12 +274,27 @@ def stock(
 ) -> None:
     """Available units of every SKU."""
     with target_for(options) as target:
-        views.stock(target.store.stock(), as_json)
+        levels = target.store.stock()
+        if not levels:
+            raise fail(f"{target.store.table_name} holds no stock: load the seed with saga seed", 1)
+        views.stock(levels, as_json)
+
+
+@target_command
+def list_(
+    limit: Annotated[int, typer.Option("--limit", min=0, metavar="N", help="Show at most N (0: all).")] = 20,
+    as_json: Json = False,
+    *,
+    options: TargetOptions,
+) -> None:
+    """Recent executions, newest first: start time, status, error and name."""
+    with target_for(options) as target:
+        views.executions(target.executions(limit), as_json)
 
 
 @target_command
 def seed(
-    file: Annotated[Path, typer.Option("--file", help="SKU -> available units, as JSON.")] = SEED_FILE,
+    file: Annotated[Path, typer.Option("--file", metavar="FILE", help="SKU -> available units, as JSON.")] = SEED_FILE,
     *,
     options: TargetOptions,
 ) -> None:
@@ -220,7 +302,8 @@ def seed(
     levels = read_seed(file)
     with target_for(options) as target:
         target.store.put_stock(levels)
-        typer.echo(f"Seeded {len(levels)} SKUs into {target.store.table_name} ({target.kind}).")
+        skus = "1 SKU" if len(levels) == 1 else f"{len(levels)} SKUs"
+        typer.echo(f"Seeded {skus} into {target.store.table_name} ({target.kind}).")
 
 
 def read_seed(path: Path) -> dict[str, int]:
@@ -253,21 +336,23 @@ def _valid_sku(sku: str, model: Any) -> bool:
     return True
 
 
-@app.command()
+@register
 def reset(
     state_dir: StateDir = Path(".saga"),
 ) -> None:
     """Forget the embedded engine's executions and stock (the next command starts from the seed)."""
     if state_dir.exists():
-        if not (state_dir / "tables.json").exists() and not (state_dir / "executions").exists():
+        state = StateFolder(state_dir)
+        if not state.looks_like_one():
             raise fail(f"{state_dir} does not look like a saga state folder; not removing it", 2)
-        shutil.rmtree(state_dir)
+        with state.locked(lambda line: typer.echo(f"saga: {line}", err=True)):
+            state.clear()
     typer.echo(f"Reset {state_dir}: the next run starts from the seed.")
 
 
 @target_command
 def redrive(
-    execution: Annotated[str, typer.Argument(help="Execution name (the order id) or ARN.")],
+    execution: ExecutionName,
     as_json: Json = False,
     *,
     options: TargetOptions,
@@ -297,13 +382,20 @@ def alerts(
         views.alerts(sent, rule.by_error(sent), as_json)
 
 
-@app.command()
+@register
 def chaos(
-    sagas: Annotated[int, typer.Option("--sagas", min=1, max=1_000_000, help="How many random orders.")] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help="Decides the orders and the faults: replay with the same.")] = 1,
-    concurrency: Annotated[int, typer.Option("--concurrency", min=1, max=64, help="Executions at once.")] = 8,
+    sagas: Annotated[
+        int, typer.Option("--sagas", min=1, max=1_000_000, metavar="N", help="How many random orders.")
+    ] = 1000,
+    seed: Annotated[
+        int, typer.Option("--seed", metavar="S", help="Decides the orders and the faults: replay with the same.")
+    ] = 1,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, max=64, metavar="N", help="Executions at once.")
+    ] = 8,
     stock_shards: Annotated[
-        int, typer.Option("--stock-shards", min=1, max=10, help="Stock items per SKU (the hot-SKU layout).")
+        int,
+        typer.Option("--stock-shards", min=1, max=10, metavar="N", help="Stock items per SKU (the hot-SKU layout)."),
     ] = 1,
     as_json: Json = False,
 ) -> None:
@@ -323,14 +415,21 @@ def chaos(
 # Performance, cost and the flow: saga bench, saga graph ------------------------------------------------------
 
 
-@app.command()
+@register
 def bench(
-    sagas: Annotated[int, typer.Option("--sagas", min=1, max=100_000, help="Sagas per side and workload.")] = 200,
+    sagas: Annotated[
+        int, typer.Option("--sagas", min=1, max=100_000, metavar="N", help="Sagas per side and workload.")
+    ] = 200,
     import_runs: Annotated[
-        int, typer.Option("--import-runs", min=0, max=50, help="Fresh interpreters per function (0 skips).")
+        int,
+        typer.Option("--import-runs", min=0, max=50, metavar="N", help="Fresh interpreters per function (0 skips)."),
     ] = 5,
-    chart: Annotated[Path | None, typer.Option("--chart", help="Also draw the figures as an SVG chart here.")] = None,
-    save: Annotated[Path | None, typer.Option("--save", help="Also write the JSON report to this file.")] = None,
+    chart: Annotated[
+        Path | None, typer.Option("--chart", metavar="FILE", help="Also draw the figures as an SVG chart here.")
+    ] = None,
+    save: Annotated[
+        Path | None, typer.Option("--save", metavar="FILE", help="Also write the JSON report to this file.")
+    ] = None,
     speedups: Annotated[
         bool, typer.Option("--speedups/--no-speedups", help="moto speed-ups on (as saga run) or off, to compare.")
     ] = True,
@@ -355,26 +454,40 @@ def bench(
         typer.echo("\n".join(measure.render(report)))
 
 
-@app.command()
+@register
 def capacity(
     orders_per_second: Annotated[
-        float, typer.Option("--orders-per-second", min=0.001, max=1e9, help="The order rate to check.")
+        float,
+        typer.Option("--orders-per-second", min=0.001, max=1e9, metavar="N", help="The order rate to check."),
     ],
     hot_sku_share: Annotated[
         float,
-        typer.Option("--hot-sku-share", min=0.0, max=1.0, help="Share of the orders that buy one SKU (a flash sale)."),
+        typer.Option(
+            "--hot-sku-share",
+            min=0.0,
+            max=1.0,
+            metavar="F",
+            help="Share of the orders that buy one SKU (a flash sale).",
+        ),
     ] = 0.0,
     region: Annotated[
         str | None,
-        typer.Option("--region", help="The stack's region (quotas depend on it); samconfig's by default."),
+        typer.Option(
+            "--region", metavar="REGION", help="The stack's region (quotas depend on it); samconfig's by default."
+        ),
     ] = None,
     scenario: Annotated[
-        str, typer.Option("--scenario", help="Which scenario's order to measure: happy is the usual order.")
+        str,
+        typer.Option("--scenario", metavar="NAME", help="Which scenario's order to measure: happy is the usual order."),
     ] = "happy",
     stock_shards: Annotated[
         int | None,
         typer.Option(
-            "--stock-shards", min=1, max=10, help="Stock items per SKU; template.yaml's STOCK_SHARDS by default."
+            "--stock-shards",
+            min=1,
+            max=10,
+            metavar="N",
+            help="Stock items per SKU; template.yaml's STOCK_SHARDS by default.",
         ),
     ] = None,
     as_json: Json = False,
@@ -401,9 +514,16 @@ def capacity(
 
 @target_command
 def graph(
-    execution: Annotated[str | None, typer.Argument(help="An execution (name or ARN) whose path to draw.")] = None,
+    execution: Annotated[
+        str | None, typer.Argument(metavar="NAME|ARN", help="An execution whose path to draw.")
+    ] = None,
     svg: Annotated[
-        Path | None, typer.Option("--svg", help="Also write an SVG here (for an execution: <name>.svg unless given).")
+        Path | None,
+        typer.Option(
+            "--svg",
+            metavar="FILE",
+            help="Also write an SVG here (for an execution, by default: graphs/NAME.svg in the state folder).",
+        ),
     ] = None,
     *,
     options: TargetOptions,
@@ -416,7 +536,7 @@ def graph(
     if execution is not None:
         with target_for(options) as target:
             run_ = flowchart.run_of(target.describe(execution), target.history(execution))
-        svg = svg or Path(f"{run_.name}.svg")
+        svg = svg or options.state_dir / "graphs" / f"{run_.name}.svg"
     typer.echo(flowchart.mermaid(flow, run_), nl=False)
     if svg is not None:
         svg.parent.mkdir(parents=True, exist_ok=True)
@@ -424,7 +544,8 @@ def graph(
         typer.echo(f"Wrote {svg}", err=True)
 
 
-def main() -> None:  # pragma: no cover - console entry point
+def main() -> None:  # pragma: no cover - ``python -m saga_cli.main``; the console script is interrupts.main
+    interrupts.install()
     app()
 
 

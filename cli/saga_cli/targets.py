@@ -72,6 +72,13 @@ class Target:
                 {"Error": {"Code": "ExecutionAlreadyExists", "Message": f"Execution already exists: '{name}'"}},
                 "StartExecution",
             )
+        if self.engine is None:
+            return self._start(name, payload)
+        # Counted as running before it starts: no commit may save its first writes without its record.
+        with self.engine.running(self.execution_arn(name)):
+            return self._start(name, payload)
+
+    def _start(self, name: str, payload: str) -> str:
         arn: str = self.sfn.start_execution(stateMachineArn=self.state_machine_arn, name=name, input=payload)[
             "executionArn"
         ]
@@ -132,6 +139,20 @@ class Target:
         self._redriven[arn] = {"describe": describe, "history": history}
         self.engine.archive(describe, history)
         return describe
+
+    def executions(self, limit: int) -> list[dict[str, Any]]:
+        """Recent executions, newest first (at most ``limit``; 0 for all)."""
+        if self.engine is not None:
+            found = self.engine.executions()
+            return found[:limit] if limit else found
+        found = []
+        paginator = self.sfn.get_paginator("list_executions")
+        for page in paginator.paginate(stateMachineArn=self.state_machine_arn):
+            found.extend(jsonable(page["executions"]))
+            if limit and len(found) >= limit:
+                break
+        found.sort(key=lambda e: str(e.get("startDate") or ""), reverse=True)
+        return found[:limit] if limit else found
 
     def finished(self, arn: str, describe: dict[str, Any], history: list[dict[str, Any]]) -> None:
         """Keep a finished execution for later commands (the embedded engine forgets it at exit)."""

@@ -16,7 +16,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from saga_cli.runner import ExecutionResult, OnState
-from saga_cli.scenarios import Start
+from saga_cli.scenarios import SCENARIOS, Start
 
 if TYPE_CHECKING:
     from saga_cli.alerts import Alert
@@ -51,34 +51,29 @@ class RunPrinter:
         if self.as_json or self.concurrent:
             return  # printed whole when it ends, so lines of concurrent runs don't interleave
         with self._lock:
-            self._say(f"Scenario: {start.label}" if start.label in _scenario_names() else f"Input: {start.label}")
+            self._say(_label_line(start.label))
             self._say(f"Started: {arn}")
 
     def finished(self, result: ExecutionResult) -> None:
+        """One result, labelled with its scenario or file; an order that already had an execution is ``Exists:``."""
         with self._lock:
             if self.as_json:
-                self._say(_compact(result.to_json()))
+                extra = {"alreadyExists": True} if result.already_exists else {}
+                self._say(_compact(result.to_json() | _label_json(result.label) | extra))
                 return
-            if self.concurrent:
+            if result.already_exists:
+                self._say(_label_line(result.label))
+                self._say(
+                    f"Exists: {result.execution_arn} (order {result.name} already has an execution; nothing started)"
+                )
+            elif self.concurrent:
+                self._say(_label_line(result.label))
                 self._say(f"Started: {result.execution_arn}")
             self._outcome(result)
 
-    def exists(self, start: Start, result: ExecutionResult) -> None:
-        """The order already has an execution: say so, show it, start nothing."""
-        with self._lock:
-            if self.as_json:
-                self._say(_compact(result.to_json() | {"alreadyExists": True}))
-                return
-            self._say(f"Exists: {result.execution_arn} (order {start.name} already has an execution; nothing started)")
-            self._outcome(result)
-
     def _outcome(self, result: ExecutionResult) -> None:
-        self._say(f"Status: {result.status}")
-        if result.status == "SUCCEEDED":
-            self._say(f"Output: {_compact(result.output)}")
-        else:
-            self._say(f"Error: {result.error}")
-            self._say(f"Cause: {result.cause}")
+        for line in _outcome_lines(result):
+            self._say(line)
         self._say("")
 
     @contextmanager
@@ -103,10 +98,29 @@ class RunPrinter:
             yield update
 
 
-def _scenario_names() -> set[str]:
-    from saga_cli.scenarios import SCENARIOS  # noqa: PLC0415
+def _label_line(label: str) -> str:
+    return f"Scenario: {label}" if label in SCENARIOS else f"Input: {label}"
 
-    return set(SCENARIOS)
+
+def _label_json(label: str) -> dict[str, str]:
+    return {"scenario": label} if label in SCENARIOS else {"input": label}
+
+
+def _outcome_lines(result: ExecutionResult) -> list[str]:
+    """Status, then the output or the error, its cause and the failed task's own reason."""
+    lines = [f"Status: {result.status}"]
+    if result.status == "SUCCEEDED":
+        lines.append(f"Output: {_compact(result.output)}")
+    elif result.error or result.cause:
+        lines += [f"Error: {result.error}", f"Cause: {result.cause}"]
+        if result.reason:
+            lines.append(f"Reason: {result.reason}")
+    return lines
+
+
+def stock_line(levels: dict[str, int]) -> None:
+    """``saga run --json``'s last line."""
+    typer.echo(_compact({"stock": levels}))
 
 
 def describe(result: ExecutionResult, as_json: bool) -> None:
@@ -114,12 +128,8 @@ def describe(result: ExecutionResult, as_json: bool) -> None:
         typer.echo(_compact(result.to_json()))
         return
     typer.echo(f"Execution: {result.execution_arn}")
-    typer.echo(f"Status: {result.status}")
-    if result.status == "SUCCEEDED":
-        typer.echo(f"Output: {_compact(result.output)}")
-    elif result.error or result.cause:
-        typer.echo(f"Error: {result.error}")
-        typer.echo(f"Cause: {result.cause}")
+    for line in _outcome_lines(result):
+        typer.echo(line)
     typer.echo(f"Path: {' -> '.join(result.path)}")
     typer.echo(f"Order: {_compact(result.order)}")
 
@@ -128,19 +138,27 @@ def _when(value: Any) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
-def _detail(event: dict[str, Any]) -> tuple[str, str]:
-    """(state name, what happened) for one history event."""
+def _detail(event: dict[str, Any]) -> tuple[str | None, str]:
+    """(the state it names, if any; what happened) for one history event."""
     for key, details in event.items():
         if not key.endswith("EventDetails") or not isinstance(details, dict):
             continue
-        state = details.get("name", "")
+        state = details.get("name")
         if "error" in details or "cause" in details:
             return state, f"{details.get('error', '')}: {details.get('cause', '')}".strip(": ")
-        for field in ("output", "input"):
+        for field in ("output", "input", "parameters"):
             if field in details:
-                return state, f"{field} {details[field]}"
+                return state, f"{field} {_compact_text(details[field])}"
         return state, ""
-    return "", ""
+    return None, ""
+
+
+def _compact_text(text: Any) -> str:
+    """A JSON document in the one spacing the command prints (moto and AWS space theirs differently)."""
+    try:
+        return _compact(json.loads(text))
+    except (TypeError, ValueError):
+        return str(text)
 
 
 def history(events: list[dict[str, Any]], as_json: bool) -> None:
@@ -149,18 +167,23 @@ def history(events: list[dict[str, Any]], as_json: bool) -> None:
         return
     start = _when(events[0]["timestamp"]) if events else None
     rows = []
+    current = ""  # Task and Lambda events belong to the state last entered
     for event in events:
         elapsed = (_when(event["timestamp"]) - start).total_seconds() * 1000 if start else 0.0
         state, detail = _detail(event)
-        rows.append((f"{elapsed:8.1f}", event["type"], state, detail))
+        if state is not None and event["type"].endswith("StateEntered"):
+            current = state
+        rows.append((f"{elapsed:.1f}", event["type"], state or current, _truncate(detail, 160)))
+    header = ("ms", "event", "state", "detail")
     console = Console(width=max(Console().width, 120), soft_wrap=False)
     if not console.is_terminal:
+        typer.echo(f"{header[0]:>8}  {header[1]:<28}  {header[2]:<22}  {header[3]}")
         for row in rows:
-            typer.echo("  ".join((row[0], f"{row[1]:<28}", f"{row[2]:<22}", _truncate(row[3], 160))).rstrip())
+            typer.echo(f"{row[0]:>8}  {row[1]:<28}  {row[2]:<22}  {row[3]}".rstrip())
         return
-    table = Table("ms", "event", "state", "detail", show_lines=False)
+    table = Table(*header, show_lines=False)
     for row in rows:
-        table.add_row(row[0], row[1], row[2], _truncate(row[3], 160))
+        table.add_row(*row)
     console.print(table)
 
 
@@ -169,14 +192,17 @@ def _truncate(text: str, limit: int) -> str:
 
 
 class ChaosProgress:
-    """A progress bar on a terminal; silent otherwise (a chaos run prints its report at the end)."""
+    """A progress bar on a terminal; off one, a line on stderr at each tenth (``make chaos`` runs for minutes)."""
 
     def __init__(self, total: int, quiet: bool) -> None:
         self._console = Console(stderr=True)
+        self._quiet = quiet
         self._enabled = self._console.is_terminal and not quiet
         self._progress = Progress(console=self._console, transient=True) if self._enabled else None
         self._task: Any = None
         self._total = total
+        self._done = 0
+        self._lock = threading.Lock()
 
     def __enter__(self) -> ChaosProgress:
         if self._progress is not None:
@@ -191,6 +217,12 @@ class ChaosProgress:
     def advance(self, _result: ExecutionResult) -> None:
         if self._progress is not None:
             self._progress.advance(self._task)
+            return
+        with self._lock:
+            self._done += 1
+            tenth = max(self._total // 10, 1)
+            if not self._quiet and (self._done % tenth == 0 or self._done == self._total):
+                print(f"  {self._done}/{self._total} sagas", file=sys.stderr, flush=True)
 
 
 def chaos(report: ChaosReport, as_json: bool) -> None:
@@ -215,6 +247,21 @@ def chaos(report: ChaosReport, as_json: bool) -> None:
         typer.echo(f"saga: {len(report.violations)} violations; replay with: {report.replay}", err=True)
         for violation in report.violations[:5]:
             typer.echo(f"  {violation}", err=True)
+
+
+def executions(found: list[dict[str, Any]], as_json: bool) -> None:
+    """``saga list``: one line per execution, newest first."""
+    if as_json:
+        for summary in found:
+            typer.echo(_compact(summary))
+        return
+    if not found:
+        typer.echo("No executions yet.", err=True)
+        return
+    typer.echo(f"{'started':<26} {'status':<10} {'error':<22} name")
+    for summary in found:
+        started = str(summary.get("startDate") or "")[:23]
+        typer.echo(f"{started:<26} {summary['status']:<10} {summary.get('error') or '-':<22} {summary['name']}")
 
 
 def stock(levels: dict[str, int], as_json: bool) -> None:
