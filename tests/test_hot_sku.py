@@ -223,3 +223,18 @@ def test_the_checker_catches_a_lost_reservation_reported_as_a_stock_out(saga: An
     # Then the check names it
     violations = lost_to_conflicts([], [as_stock_out], [])
     assert [v.rule for v in violations] == ["a lost reservation is not a stock-out"]
+
+
+def test_chaos_with_stock_shards_keeps_every_promise() -> None:
+    from typer.testing import CliRunner
+
+    from saga_cli.main import app
+
+    result = CliRunner().invoke(app, ["chaos", "--sagas", "60", "--seed", "4", "--stock-shards", "4", "--json"])
+
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["violations"] == 0, summary["firstViolations"]
+    assert summary["stockShards"] == 4
+    assert summary["orderKinds"]["flash-sale"] > 0
+    assert summary["replay"].endswith("--stock-shards 4")
