@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from conftest import caught, order_input
 from engine_support import order, run, scenario
@@ -24,6 +25,7 @@ from saga_cli.alerts import AlertRule
 from saga_cli.faults import FaultPlan
 from saga_cli.functions import reset_clients
 from saga_cli.invariants import check, lost_to_conflicts
+from saga_cli.main import app
 from saga_cli.runner import result_of
 
 pytestmark = pytest.mark.usefixtures("shared_botocore_loader")
@@ -226,10 +228,6 @@ def test_the_checker_catches_a_lost_reservation_reported_as_a_stock_out(saga: An
 
 
 def test_chaos_with_stock_shards_keeps_every_promise() -> None:
-    from typer.testing import CliRunner
-
-    from saga_cli.main import app
-
     result = CliRunner().invoke(app, ["chaos", "--sagas", "60", "--seed", "4", "--stock-shards", "4", "--json"])
 
     assert result.exit_code == 0, result.output
