@@ -6,6 +6,11 @@
 #   make test    lint, then pytest (what CI runs)
 #   make build   sam build (needs Python 3.12, the Lambda runtime)
 #   make demo    run the four outcome scenarios on the embedded engine
+#   make containers       a Docker-compatible engine for SAM (podman from Debian's archive when no Docker
+#                         answers) and a stand-in for AWS's python3.12 image; make containers-stop stops it
+#   make invoke           sam local invoke of every function with each sample event, results checked
+#   make saga-containers  the five scenarios on the embedded engine, its Lambda tasks in Lambda containers
+#   make localstack       LocalStack on the host (then localstack-deploy, localstack-check, localstack-stop)
 #   make bench   measure the engine against direct calls, cold starts and cost per order (into .bench/;
 #                make bench BENCH_OUT=docs refreshes the published docs/bench.svg and docs/bench.json)
 #   make clean   remove build output and caches (make distclean also removes the environments)
@@ -39,21 +44,24 @@ SAM_STAMP := $(SAM_VENV)/.installed
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-# The directory of a Python 3.12 for `sam build` (the functions' Runtime is python3.12): python3.12 on
-# PATH if it runs, else the newest 3.12.x that pyenv has (pyenv's shims only answer for selected versions).
-# Expanded only when `make build` runs.
-PY312_DIR = $(shell \
-	if python3.12 --version >/dev/null 2>&1; then \
-		dirname "$$(command -v python3.12)"; \
+# The directory of a Python X.Y: pythonX.Y on PATH if it runs, else the newest X.Y.z that pyenv has (pyenv's
+# shims only answer for selected versions). 3.12 for `sam build` (the functions' Runtime is python3.12) and
+# the Lambda image, 3.13 for LocalStack. Expanded only when a target needs it.
+python_dir = $(shell \
+	if python$(1) --version >/dev/null 2>&1; then \
+		dirname "$$(command -v python$(1))"; \
 	elif command -v pyenv >/dev/null 2>&1; then \
-		v="$$(pyenv versions --bare 2>/dev/null | grep -E '^3\.12\.[0-9]+$$' | sort -V | tail -n 1)"; \
-		if [ -n "$$v" ] && [ -x "$$(pyenv root)/versions/$$v/bin/python3.12" ]; then echo "$$(pyenv root)/versions/$$v/bin"; fi; \
+		v="$$(pyenv versions --bare 2>/dev/null | grep -E '^$(subst .,\.,$(1))\.[0-9]+$$' | sort -V | tail -n 1)"; \
+		if [ -n "$$v" ] && [ -x "$$(pyenv root)/versions/$$v/bin/python$(1)" ]; then echo "$$(pyenv root)/versions/$$v/bin"; fi; \
 	fi)
+PY312_DIR = $(call python_dir,3.12)
+PY313_DIR = $(call python_dir,3.13)
 
-.PHONY: help setup lint test build demo bench chaos clean distclean
+.PHONY: help setup lint test build demo bench chaos clean distclean containers containers-stop build-local \
+	invoke saga-containers localstack localstack-deploy localstack-check localstack-stop
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 setup: $(VENV_STAMP) $(SAM_STAMP) $(CHECKOV_STAMP) $(NODE_STAMP) ## Create .venv, .venv-sam, .venv-checkov and node_modules (no-op when up to date)
 
@@ -98,11 +106,58 @@ test: lint ## Lint, then run the tests (what CI runs)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 build: $(SAM_STAMP) $(VENV_STAMP) ## sam build into .aws-sam/build (Lambda runtime python3.12, arm64)
-	@dir="$(PY312_DIR)"; \
+	@$(call sam_build,arm64,.aws-sam/build)
+
+# The functions for local containers: x86_64 (the only python3.12 Lambda image to be had on an x86_64 host
+# without a registry), in their own build and cache folders so `make build`'s arm64 output stays as it is.
+LOCAL_BUILD := .aws-sam/local
+build-local: $(SAM_STAMP) $(VENV_STAMP)
+	@$(call sam_build,x86_64,$(LOCAL_BUILD))
+
+define sam_build
+	dir="$(PY312_DIR)"; \
 	if [ -z "$$dir" ]; then echo "make build needs Python 3.12 (the Lambda runtime): install python3.12 (or pyenv install 3.12)" >&2; exit 1; fi; \
-	echo "Using $$dir/python3.12"; \
-	PATH="$$dir:$$PATH" LAYER_ARCH=arm64 $(SAM) build --cached --parallel
-	$(BIN)/python scripts/check_build.py
+	echo "sam build for $(1) into $(2), with $$dir/python3.12"; \
+	PATH="$$dir:$$PATH" LAYER_ARCH=$(1) $(SAM) build --cached --parallel --parameter-overrides Architecture=$(1) \
+		--build-dir $(2) --cache-dir $(2)-cache; \
+	$(BIN)/python scripts/check_build.py $(2)
+endef
+
+# Each of these starts the container engine if it is not up, and stops it again when done.
+WITH_CONTAINERS = PY312_DIR="$(PY312_DIR)" bash scripts/containers/with.sh
+
+containers: ## Start a container engine for SAM (podman when no Docker answers) and build the base image
+	@PY312_DIR="$(PY312_DIR)" bash scripts/containers/up.sh
+
+containers-stop: ## Stop the container engine `make containers` started
+	@bash scripts/containers/down.sh
+
+# ONLY=text runs the events whose file or function names contain it (make invoke ONLY=reserve).
+invoke: build-local ## sam local invoke every function with each sample event, checking every result
+	@$(WITH_CONTAINERS) $(BIN)/python scripts/invoke_functions.py --template $(LOCAL_BUILD)/template.yaml --sam $(SAM) \
+		--only "$(ONLY)"
+
+LOCALSTACK_PORT ?= 4566
+LOCALSTACK_URL := http://127.0.0.1:$(LOCALSTACK_PORT)
+LOCALSTACK_ENV := AWS_ENDPOINT_URL=$(LOCALSTACK_URL) AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+
+localstack: containers ## LocalStack 4.14 on the host, its Lambda on the project's container engine
+	@bash scripts/localstack/up.sh "$(PY313_DIR)" $(LOCALSTACK_PORT)
+
+localstack-deploy: build-local ## Deploy the stack (x86_64 build) to LocalStack with samconfig's localstack environment
+	$(LOCALSTACK_ENV) $(SAM) deploy --config-env localstack --config-file $(CURDIR)/samconfig.toml \
+		--template-file $(LOCAL_BUILD)/template.yaml --parameter-overrides Architecture=x86_64 --no-progressbar
+
+# Executions need LocalStack's Lambda init binary, which the host LocalStack cannot download here: the
+# execution tests skip with the reason make localstack wrote in .localstack/no-executions.
+localstack-check: $(VENV_STAMP) ## Check the deployed stack (and run the scenarios where LocalStack can execute)
+	SAGA_LOCALSTACK_URL=$(LOCALSTACK_URL) $(BIN)/pytest tests/test_localstack.py -v -p no:randomly -p no:cacheprovider
+
+localstack-stop: ## Stop the LocalStack `make localstack` started
+	@bash scripts/localstack/down.sh
+
+saga-containers: build-local ## The five scenarios with every Lambda task in a Lambda container (sam local start-lambda)
+	@$(WITH_CONTAINERS) $(BIN)/python scripts/saga_containers.py --template $(LOCAL_BUILD)/template.yaml --sam $(SAM)
 
 demo: $(VENV_STAMP) ## Run the four outcome scenarios on the embedded engine
 	@$(BIN)/saga reset
@@ -125,5 +180,5 @@ clean: ## Remove build output and caches
 		-path ./node_modules -prune -o \
 		-name __pycache__ -type d -prune -exec rm -rf {} +
 
-distclean: clean ## Also remove .venv, .venv-sam, .venv-checkov, node_modules and the local engine's state (.saga)
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) node_modules .saga
+distclean: clean localstack-stop containers-stop ## Also remove the environments, the container engine's files and .saga
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) .venv-localstack node_modules .saga .containers .localstack

@@ -2,7 +2,8 @@
 dependencies were built for the functions' Python and CPU (a wrong wheel only fails when Lambda imports it),
 and the layer carries no AWS SDK of its own (the runtime's is the one copy: layer/Makefile).
 
-Run by `make build`; exits 1 with one line per problem.
+Run by `make build` (and `make build-local`, with the build folder as argument); exits 1 with one line per
+problem.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from saga_cli.template import ROOT, load
+from saga_cli.template import ROOT, load, parse
 
 BUILD = ROOT / ".aws-sam" / "build"
 #: Lambda's architecture names -> the platform tag in a compiled extension's file name.
@@ -25,7 +26,9 @@ def problems(build: Path = BUILD) -> list[str]:
     for logical_id, function in template.functions.items():
         if not (build / logical_id / function.source.name).is_file():
             found.append(f"{logical_id}: {function.source.name} missing from {build / logical_id}")
-    layers = {k: v for k, v in template.raw["Resources"].items() if v["Type"] == "AWS::Serverless::LayerVersion"}
+    # The built template: SAM has resolved the layer's BuildArchitecture (a template parameter) there.
+    built = parse((build / "template.yaml").read_text(encoding="utf-8"), build).raw["Resources"]
+    layers = {k: v for k, v in built.items() if v["Type"] == "AWS::Serverless::LayerVersion"}
     for logical_id, layer in layers.items():
         python = build / logical_id / "python"
         runtime = template.raw["Globals"]["Function"]["Runtime"]  # python3.12
@@ -46,11 +49,12 @@ def problems(build: Path = BUILD) -> list[str]:
 
 
 def main() -> int:
-    found = problems()
+    build = ROOT / sys.argv[1] if len(sys.argv) > 1 else BUILD
+    found = problems(build)
     for problem in found:
         print(f"check_build: {problem}", file=sys.stderr)
     if not found:
-        print(f"check_build: {BUILD.relative_to(ROOT)} holds every function and layer, built for the right platform")
+        print(f"check_build: {build.relative_to(ROOT)} holds every function and layer, built for the right platform")
     return 1 if found else 0
 
 

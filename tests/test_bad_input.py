@@ -1115,3 +1115,18 @@ def test_at_least_500_malformed_inputs_were_tried():
     if set(TRIED) != set(MINIMUM):
         pytest.skip(f"only {sorted(TRIED)} ran here: the total is checked when the whole module runs")
     assert sum(TRIED.values()) >= MIN_TOTAL, TRIED
+
+
+def test_a_token_with_a_lone_surrogate_is_refused_without_echoing_it() -> None:
+    # Found by the hypothesis run above: pydantic's SecretStr, unlike str, let a lone surrogate through.
+    from order_saga.errors import InvalidOrder
+    from order_saga.models import OrderRequest
+    from order_saga.parsing import parse
+
+    order = json.loads((ROOT / "events" / "executions" / "happy.json").read_text()) | {
+        "payment": {"token": "\ud800tok_visa"}
+    }
+
+    with pytest.raises(InvalidOrder, match=r"payment\.token: .*must be Unicode text") as refused:
+        parse(OrderRequest, order)
+    assert "tok_visa" not in str(refused.value)

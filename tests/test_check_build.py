@@ -26,6 +26,11 @@ def _build(tmp_path: Path, extra: list[str]) -> Path:
     for logical_id, function in template.functions.items():
         (tmp_path / logical_id).mkdir()
         (tmp_path / logical_id / function.source.name).write_text("")
+    # SAM's built template: the layer's BuildArchitecture (a template parameter) resolved, here to arm64
+    built = (ROOT / "template.yaml").read_text(encoding="utf-8")
+    (tmp_path / "template.yaml").write_text(
+        built.replace("BuildArchitecture: !Ref Architecture", "BuildArchitecture: arm64")
+    )
     python = tmp_path / "SagaLayer" / "python"
     for name in ["order_saga/__init__.py", "pydantic_core/_pydantic_core.cpython-312-aarch64-linux-gnu.so", *extra]:
         (python / name).parent.mkdir(parents=True, exist_ok=True)

@@ -36,6 +36,7 @@ from order_saga.store import SagaStore
 from saga_cli import interrupts, moto_patches
 from saga_cli import redrive as redrive_rules
 from saga_cli.functions import LambdaContext, load_handler, reset_clients
+from saga_cli.lambda_endpoint import EndpointLambda
 from saga_cli.moto_patches import Completions, ScaledClock
 from saga_cli.state import StateError, StateFolder
 from saga_cli.template import ROOT, Function, SagaTemplate, TemplateError, load
@@ -175,6 +176,8 @@ class EmbeddedEngine:
     dynamodb_endpoint: str | None = None
     #: Keep tables and finished executions in ``state_dir`` for later commands (off for throwaway runs).
     keep_state: bool = True
+    #: Send the Lambda tasks to this Invoke API (``sam local start-lambda``) instead of the in-process handlers.
+    lambda_endpoint: str | None = None
     template: SagaTemplate = field(default_factory=load)
     lambda_: InProcessLambda = field(init=False)
     scaled_clock: ScaledClock = field(init=False)
@@ -209,6 +212,10 @@ class EmbeddedEngine:
     def _start(self) -> None:
         for name in _QUIET_LOGGERS:
             logging.getLogger(name).setLevel(logging.CRITICAL)
+        if self.lambda_endpoint and not self.dynamodb_endpoint:
+            raise EngineError(
+                "--lambda-endpoint needs --dynamodb-endpoint: functions elsewhere cannot see in-process tables"
+            )
         environment = self._environment()
         saved = None
         if self.keep_state:
@@ -225,7 +232,8 @@ class EmbeddedEngine:
         self._stack.enter_context(mock.patch.dict(os.environ, environment))
         self.lambda_ = InProcessLambda({function_arn(f): spec for f, spec in self.template.functions.items()})
         self.scaled_clock = ScaledClock(self.clock)
-        self._stack.enter_context(moto_patches.installed(self.lambda_, self.scaled_clock, self.completions))
+        invoke = EndpointLambda(self.lambda_endpoint, REGION) if self.lambda_endpoint else self.lambda_
+        self._stack.enter_context(moto_patches.installed(invoke, self.scaled_clock, self.completions))
         reset_clients()
         self._create_tables(saved)
         self.state_machine_arn = self._create_machine(STATE_MACHINE_NAME, render_definition(self.template))

@@ -97,6 +97,13 @@ DynamoEndpoint = Annotated[
     str | None,
     typer.Option("--dynamodb-endpoint", metavar="URL", help="Embedded engine: use this DynamoDB endpoint, not moto's."),
 ]
+LambdaEndpoint = Annotated[
+    str | None,
+    typer.Option(
+        "--lambda-endpoint",
+        help="Embedded engine: run the Lambda tasks at this Invoke API (sam local start-lambda), not in-process.",
+    ),
+]
 Clock = Annotated[
     float,
     typer.Option(
@@ -115,6 +122,7 @@ _TARGET_OPTIONS: dict[str, tuple[Any, Any]] = {
     "stack_name": (StackName, None),
     "state_dir": (StateDir, Path(".saga")),
     "dynamodb_endpoint": (DynamoEndpoint, None),
+    "lambda_endpoint": (LambdaEndpoint, None),
     "clock": (Clock, DEFAULT_CLOCK),
 }
 Command = TypeVar("Command", bound=Callable[..., None])

@@ -39,6 +39,8 @@ class TargetOptions:
     state_dir: Path = Path(".saga")
     dynamodb_endpoint: str | None = None
     clock: float = DEFAULT_CLOCK
+    #: Embedded engine: the Lambda tasks go to this Invoke API (sam local start-lambda), not in-process.
+    lambda_endpoint: str | None = None
     #: Embedded engine: keep tables and executions in state_dir for later commands.
     keep_state: bool = True
 
@@ -182,7 +184,13 @@ def open_target(options: TargetOptions) -> Iterator[Target]:
         yield _remote(options)
         return
     try:
-        engine = EmbeddedEngine(options.state_dir, options.clock, options.dynamodb_endpoint, options.keep_state)
+        engine = EmbeddedEngine(
+            options.state_dir,
+            options.clock,
+            options.dynamodb_endpoint,
+            options.keep_state,
+            lambda_endpoint=options.lambda_endpoint,
+        )
         with engine:
             store = SagaStore(table_name("SagaTable"), engine.client("dynamodb"), engine.stock_shards)
             yield Target(

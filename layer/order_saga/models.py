@@ -118,8 +118,12 @@ class Payment(Strict):
     @field_validator("token")
     @classmethod
     def _not_card_data(cls, token: SecretStr) -> SecretStr:
-        if _CARD_NUMBER.match(token.get_secret_value()):
+        secret = token.get_secret_value()
+        if _CARD_NUMBER.match(secret):
             raise ValueError(_NOT_CARD_DATA)
+        # SecretStr, unlike str, lets a lone surrogate through: such a token could not be sent on as JSON.
+        if not secret.isascii() and any("\ud800" <= char <= "\udfff" for char in secret):
+            raise ValueError("must be Unicode text")
         return token
 
     @field_serializer("token", when_used="json")
