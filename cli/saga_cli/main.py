@@ -101,6 +101,7 @@ LambdaEndpoint = Annotated[
     str | None,
     typer.Option(
         "--lambda-endpoint",
+        metavar="URL",
         help="Embedded engine: run the Lambda tasks at this Invoke API (sam local start-lambda), not in-process.",
     ),
 ]
