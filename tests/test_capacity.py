@@ -107,12 +107,30 @@ def test_the_command_prints_one_json_line_naming_the_binding_limit() -> None:
     assert report["measured"]["transitions"] == 4
 
 
+def test_stock_shards_raise_the_hot_items_limit_and_default_to_the_templates() -> None:
+    def partition(*extra: str) -> dict[str, Any]:
+        args = ["capacity", "--orders-per-second", "100", "--hot-sku-share", "1", "--json", *extra]
+        result = CliRunner().invoke(app, args, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.stdout)
+        return report | next(row for row in report["limits"] if row["name"] == "DynamoDB.PartitionWriteThroughput")
+
+    # Given the template's setting (one stock item per SKU), and four shards
+    plain, sharded = partition(), partition("--stock-shards", "4")
+
+    # Then four shards carry four times the hot SKU's orders
+    assert plain["stockShards"] == 1
+    assert sharded["stockShards"] == 4
+    assert sharded["maxOrdersPerSecond"] == pytest.approx(4 * plain["maxOrdersPerSecond"])
+
+
 @pytest.mark.parametrize(
     ("args", "named"),
     [
         (["--orders-per-second", "100", "--hot-sku-share", "1.5"], "--hot-sku-share"),
         (["--orders-per-second", "-1"], "--orders-per-second"),
         (["--orders-per-second", "100", "--scenario", "nope"], "nope"),
+        (["--orders-per-second", "100", "--stock-shards", "11"], "--stock-shards"),
     ],
 )
 def test_bad_options_are_refused_in_one_line(args: list[str], named: str) -> None:

@@ -126,6 +126,21 @@ def _execution(name: str, status: str = "SUCCEEDED", error: str | None = None) -
             [_execution("o1", "FAILED", "States.Timeout")],
             "executions end as the contract says",
         ),
+        (
+            {"A": 10},
+            [
+                _order(
+                    "o1",
+                    status=OrderStatus.INVENTORY_FAILED,
+                    reservation_id=None,
+                    reservation_state=None,
+                    payment_id=None,
+                    failure_reason="Inventory unavailable: A has 5, 2 wanted",
+                )
+            ],
+            [_execution("o1", "FAILED", "InventoryUnavailable")],
+            "a stock-out is a real shortage",
+        ),
     ],
 )
 def test_the_checker_finds_each_kind_of_violation(

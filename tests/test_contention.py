@@ -1,13 +1,29 @@
-"""Concurrent orders competing for the same stock: no overselling, no partial reservation, no deadlock."""
+"""Concurrent orders competing for the same stock: no overselling, no partial reservation, no deadlock.
+
+Each test runs with the one-item stock layout and with four stock shards per SKU (``STOCK_SHARDS``).
+"""
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from engine_support import order, run, scenario
 from saga_cli.invariants import check
+from saga_cli.targets import TargetOptions, open_target
+
+
+@pytest.fixture(params=[1, 4], ids=["one-stock-item", "four-stock-shards"])
+def saga(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("STOCK_SHARDS", str(request.param))
+    with open_target(TargetOptions(state_dir=tmp_path / "state")) as target:
+        assert target.store.stock_shards == request.param
+        yield target
 
 
 def _orders(saga: Any, lines_per_order: list[list[tuple[str, int]]]) -> list[Any]:

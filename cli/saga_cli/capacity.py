@@ -97,8 +97,8 @@ def render(result: dict[str, Any]) -> list[str]:
     rate, binding, ceiling = result["ordersPerSecond"], result["binding"], result["maxOrdersPerSecond"]
     verdict = "holds" if result["holds"] else "does not hold: " + ", ".join(result["exceeded"]) + " exceeded"
     lines = [
-        f"At {rate:g} orders/s ({result['scenario']} orders, {result['hotSkuShare']:.0%} of them for one SKU,"
-        f" {result['region']}): {verdict}.",
+        f"At {rate:g} orders/s ({result['scenario']} orders, {result['hotSkuShare']:.0%} of them for one SKU"
+        f" over {result['stockShards']} stock item(s), {result['region']}): {verdict}.",
         f"Binds first: {binding} at {ceiling:,.0f} orders/s.",
         "",
         f"{'quota':<36} {'default':>10}  {'per order':>9}  {'max orders/s':>12}  {'used':>6}  remedy",

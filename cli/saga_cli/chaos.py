@@ -8,6 +8,7 @@ and invalid) and each order's fault script. A failing run is replayed with the s
 from __future__ import annotations
 
 import json
+import os
 import random
 import tempfile
 import threading
@@ -29,20 +30,29 @@ from order_saga.store import default_store
 from saga_cli.alerts import Alert, AlertRule, business_outcomes, by_error
 from saga_cli.engine import Invocation
 from saga_cli.faults import KINDS, FaultPlan, compensation_states
-from saga_cli.invariants import Ledger, Violation, check
+from saga_cli.invariants import Ledger, Violation, check, lost_to_conflicts
 from saga_cli.runner import ExecutionResult, result_of, run_many
 from saga_cli.scenarios import Start
 from saga_cli.targets import TargetOptions, open_target
 
 SKUS = ("WIDGET-1", "GADGET-2", "GIZMO-3")
+#: The SKU on flash sale: many orders at once for little stock, its reservations meeting TransactionConflict.
+HOT_SKU = "FLASH-1"
 #: Business outcomes mixed into the run, with their weights.
-MIX = {"happy": 70, "declined": 8, "undeliverable": 7, "out-of-stock": 6, "scarce": 4, "invalid": 5}
+MIX = {"happy": 62, "declined": 8, "undeliverable": 7, "out-of-stock": 6, "scarce": 4, "flash-sale": 8, "invalid": 5}
 _ADDRESS = {"name": "Ada Lovelace", "line1": "12 St James's Square", "city": "London", "postcode": "SW1Y 4JH"}
 
 
 def initial_stock(sagas: int) -> dict[str, int]:
-    """Enough of most things; GIZMO-3 runs out part-way, so stock-outs also come from contention."""
-    return {"WIDGET-1": 6 * sagas, "GADGET-2": 6 * sagas, "GIZMO-3": max(3, sagas // 20), "OUT-OF-STOCK-1": 0}
+    """Enough of most things; GIZMO-3 and the flash sale's SKU run out part-way, so stock-outs also come from
+    contention."""
+    return {
+        "WIDGET-1": 6 * sagas,
+        "GADGET-2": 6 * sagas,
+        "GIZMO-3": max(3, sagas // 20),
+        HOT_SKU: max(5, sagas // 20),
+        "OUT-OF-STOCK-1": 0,
+    }
 
 
 def random_order(rng: random.Random, seed: int, index: int) -> tuple[str, dict[str, Any]]:
@@ -62,6 +72,8 @@ def random_order(rng: random.Random, seed: int, index: int) -> tuple[str, dict[s
         order["items"].append({"sku": rng.choice(["OUT-OF-STOCK-1", "NO-SUCH-SKU"]), "quantity": 1, "unitPrice": 100})
     elif kind == "scarce":
         order["items"] = [{"sku": "GIZMO-3", "quantity": rng.randint(1, 2), "unitPrice": 2_500}]
+    elif kind == "flash-sale":
+        order["items"] = [{"sku": HOT_SKU, "quantity": rng.randint(1, 2), "unitPrice": 999}]
     elif kind == "invalid":
         defect = rng.choice(["quantity", "currency", "extra", "customer", "duplicate"])
         if defect == "quantity":
@@ -142,6 +154,7 @@ class ChaosReport:
     violations: list[Violation]
     provider_calls: Counter[str]
     seconds: float
+    stock_shards: int = 1
     replay: str = ""
     by_kind: Counter[str] = field(default_factory=Counter)
     #: What NeedsAHumanRule would have sent, by error name.
@@ -152,6 +165,7 @@ class ChaosReport:
             "sagas": self.sagas,
             "seed": self.seed,
             "concurrency": self.concurrency,
+            "stockShards": self.stock_shards,
             "outcomes": dict(sorted(self.outcomes.items())),
             "orderKinds": dict(sorted(self.by_kind.items())),
             "faultsInjected": {kind: self.faults.get(kind, 0) for kind in KINDS},
@@ -173,13 +187,15 @@ def run_chaos(
     concurrency: int = 1,
     on_result: Callable[[ExecutionResult], None] | None = None,
     state_dir: Path | None = None,
+    stock_shards: int = 1,
 ) -> ChaosReport:
     rng = random.Random(seed)  # noqa: S311 (reproducible test data, not security)
     orders = [random_order(rng, seed, index) for index in range(sagas)]
     stock = initial_stock(sagas)
     with tempfile.TemporaryDirectory(prefix="saga-chaos-") as scratch:
         options = TargetOptions(state_dir=state_dir or Path(scratch), keep_state=False)
-        with open_target(options) as target:
+        shards = mock.patch.dict(os.environ, {"STOCK_SHARDS": str(stock_shards)})
+        with shards, open_target(options) as target:
             assert target.engine is not None and target.idempotency_table is not None
             engine = target.engine
             target.store.put_stock(stock)
@@ -188,7 +204,12 @@ def run_chaos(
             default_store().client.meta.events.register("before-call.dynamodb.PutItem", records.capture)
             compensations = list(dict.fromkeys(compensation_states(engine.template).values()))
             forward = [f for f in engine.template.functions if f not in compensations]
-            plan = FaultPlan(seed, forward, compensations, idempotency_cleaner=records.lose)
+            plan = FaultPlan(
+                seed, forward, compensations, idempotency_cleaner=records.lose, hot_skus=frozenset({HOT_SKU})
+            )
+            default_store().client.meta.events.register(
+                "before-parameter-build.dynamodb.TransactWriteItems", plan.before_transaction
+            )
             engine.lambda_.record_calls = False
             engine.lambda_.before[:0] = [records.start, plan.before]
             engine.lambda_.after.append(plan.after)
@@ -199,7 +220,9 @@ def run_chaos(
                 rule = AlertRule(engine.template, engine.state_machine_arn)
                 alerts = [alert for result in results if (alert := _alert(rule, result)) is not None]
                 gave_up = [r for r in results if r.order and r.order["status"] == OrderStatus.COMPENSATION_FAILED]
-                for result in gave_up:
+                lost = [r for r in results if r.error == "StoreUnavailable" and r.name not in {g.name for g in gave_up}]
+                violations = lost_to_conflicts(lost, [r for r in results if plan.lost_to_conflicts(r.name)], alerts)
+                for result in gave_up + lost:
                     # The operator's side: read the alert, fix the cause, redrive.
                     plan.heal(result.name)
                     target.redrive(result.execution_arn)
@@ -210,7 +233,7 @@ def run_chaos(
                     alert = _alert(rule, results[index])
                     alerts += [alert] if alert is not None else []
             seconds = time.monotonic() - began
-            violations = check(stock, target.store.stock(), target.store.orders(), results, payments.ledger)
+            violations += check(stock, target.store.stock(), target.store.orders(), results, payments.ledger)
             violations += [Violation("duplicate delivery has one answer", "-", m) for m in plan.mismatches]
             violations += _alert_violations(gave_up, alerts, business_outcomes(engine.template))
     outcomes = Counter(r.error or r.status for r in results)
@@ -220,12 +243,14 @@ def run_chaos(
         concurrency=concurrency,
         outcomes=outcomes,
         faults=plan.injected,
-        redriven=len(gave_up),
+        redriven=len(gave_up) + len(lost),
         alerts=by_error(alerts),
         violations=violations,
         provider_calls=payments.calls,
         seconds=seconds,
-        replay=f"saga chaos --sagas {sagas} --seed {seed} --concurrency {concurrency}",
+        stock_shards=stock_shards,
+        replay=f"saga chaos --sagas {sagas} --seed {seed} --concurrency {concurrency}"
+        + (f" --stock-shards {stock_shards}" if stock_shards > 1 else ""),
         by_kind=Counter(kind for kind, _ in orders),
     )
 

@@ -238,6 +238,11 @@ class EmbeddedEngine:
         self._create_tables(saved)
         self.state_machine_arn = self._create_machine(STATE_MACHINE_NAME, render_definition(self.template))
 
+    @property
+    def stock_shards(self) -> int:
+        """The functions' stock shards (``STOCK_SHARDS``), so the CLI's store lays stock out as they do."""
+        return int(self._environment().get("STOCK_SHARDS", "1"))
+
     def _environment(self) -> dict[str, str]:
         """The functions' environment. One process hosts them all, so it must be the same for each."""
         refs = {logical_id: table_name(logical_id) for logical_id in self.template.tables}
@@ -252,6 +257,9 @@ class EmbeddedEngine:
             "POWERTOOLS_TRACE_DISABLED": "true",
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
         }
+        if "STOCK_SHARDS" in os.environ:
+            # To try the hot-SKU layout locally (saga chaos --stock-shards) without editing the template.
+            environment["STOCK_SHARDS"] = os.environ["STOCK_SHARDS"]
         environment |= {
             "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
             "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
@@ -326,7 +334,7 @@ class EmbeddedEngine:
             self._restore(client, saved)
         elif table_name("SagaTable") not in existing:
             # A fresh store starts from the repository's seed, as a deployed one does after `saga seed`.
-            SagaStore(table_name("SagaTable"), client).put_stock(json.loads(SEED_FILE.read_text()))
+            SagaStore(table_name("SagaTable"), client, self.stock_shards).put_stock(json.loads(SEED_FILE.read_text()))
 
     def _restore(self, client: Any, saved: dict[str, list[dict[str, Any]]]) -> None:
         assert self._state is not None

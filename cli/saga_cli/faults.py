@@ -15,6 +15,11 @@ Kinds (all are things Lambda and Step Functions really do):
 - ``compensation-broken``: a compensation fails on every attempt, and once more after its failure is
   recorded: the execution fails at that compensation's Task. Then the fault is healed (``heal``, as an
   operator fixes the cause) and the execution redriven.
+- ``hot-sku-conflict``: DynamoDB refuses a reservation's transaction because another transaction holds the
+  same stock item (``TransactionCanceledException``, reason ``TransactionConflict``), as it does when many
+  orders buy one SKU at once. Only transactions on a hot SKU's stock are struck: on a few attempts (the
+  ASL's Retry absorbs them), or on every attempt until healed (the order has lost to contention: the
+  execution fails ``StoreUnavailable`` at ReserveInventory, alerts, and is redriven).
 """
 
 from __future__ import annotations
@@ -33,7 +38,20 @@ from saga_cli.template import SagaTemplate
 
 FORWARD_KINDS = ("transient", "timeout", "crash-after-write", "duplicate")
 COMPENSATION_KINDS = ("compensation-flaky", "compensation-broken", "crash-after-write", "duplicate")
-KINDS = ("transient", "timeout", "crash-after-write", "duplicate", "compensation-flaky", "compensation-broken")
+KINDS = (
+    "transient",
+    "timeout",
+    "crash-after-write",
+    "duplicate",
+    "compensation-flaky",
+    "compensation-broken",
+    "hot-sku-conflict",
+)
+#: Reservation transactions of one order that a within-budget conflict refuses (ReserveInventory retries
+#: StoreUnavailable 3 times, a budget it shares with Lambda's transient errors).
+CONFLICT_TRIES = (1, 2)
+#: "Every attempt" for a conflict that outlasts the retries: more than any execution makes before a redrive.
+_ALWAYS = frozenset(range(1, 1000))
 #: Attempts a compensation makes before it is caught: 1 + the ASL's MaxAttempts (6).
 COMPENSATION_ATTEMPTS = 7
 
@@ -66,11 +84,20 @@ class FaultPlan:
     #: Chance that a transient fault strikes two attempts in a row (still within the three retries).
     twice_rate: float = 0.5
     idempotency_cleaner: Any = None
+    #: SKUs on flash sale: their reservations meet ``TransactionConflict``.
+    hot_skus: frozenset[str] = frozenset()
+    #: Chance that an order's reservations of a hot SKU conflict at all ...
+    conflict_rate: float = 0.35
+    #: ... and, if they do, that they conflict on every attempt (the order loses to contention).
+    lost_rate: float = 0.2
     injected: Counter[str] = field(default_factory=Counter)
     #: Duplicate deliveries whose second answer differed from the first (an idempotency violation).
     mismatches: list[str] = field(default_factory=list)
     _scripts: dict[str, dict[str, Fault]] = field(default_factory=dict)
     _struck: set[tuple[str, str]] = field(default_factory=set)
+    _conflicts: dict[str, Fault | None] = field(default_factory=dict)
+    _transactions: Counter[str] = field(default_factory=Counter)
+    _lost: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def script(self, order_id: str) -> dict[str, Fault]:
@@ -103,13 +130,39 @@ class FaultPlan:
                 faults[function] = Fault(kind, strikes)
         return faults
 
+    def conflict(self, order_id: str) -> Fault | None:
+        """This order's hot-SKU conflicts: which of its reservation transactions DynamoDB refuses.
+
+        Drawn from a generator of its own, so adding the kind left the other kinds' scripts as they were.
+        """
+        with self._lock:
+            if order_id not in self._conflicts:
+                rng = random.Random(f"{self.seed}/{order_id}/conflict")  # noqa: S311
+                fault = None
+                if rng.random() < self.conflict_rate:
+                    strikes = (
+                        _ALWAYS
+                        if rng.random() < self.lost_rate
+                        else frozenset(range(1, rng.choice(CONFLICT_TRIES) + 1))
+                    )
+                    fault = Fault("hot-sku-conflict", strikes)
+                self._conflicts[order_id] = fault
+            return self._conflicts[order_id]
+
+    def lost_to_conflicts(self, order_id: str) -> bool:
+        """Whether this order's reservations were refused on every attempt (until healed)."""
+        with self._lock:
+            return order_id in self._lost
+
     def heal(self, order_id: str) -> None:
-        """The cause of this order's broken compensations is fixed: they succeed from now on."""
+        """The cause of this order's broken compensations, or of its lost reservations, is gone."""
         script = self.script(order_id)
+        self.conflict(order_id)
         with self._lock:
             for function, fault in list(script.items()):
                 if fault.kind == "compensation-broken":
                     del script[function]
+            self._conflicts[order_id] = None
 
     def _fault(self, call: Invocation) -> Fault | None:
         order_id = _order_id(call.event)
@@ -162,6 +215,45 @@ class FaultPlan:
             if self.idempotency_cleaner is not None:
                 self.idempotency_cleaner(call)
             raise LambdaFault("Sandbox.Timedout", "injected: Task timed out after its writes")
+
+    # Hook for the store's DynamoDB client ----------------------------------------------------------------
+
+    def before_transaction(self, params: dict[str, Any], **_: Any) -> None:
+        """``before-parameter-build.dynamodb.TransactWriteItems``: refuse a hot-SKU reservation as DynamoDB does."""
+        updates = [item["Update"] for item in params.get("TransactItems", []) if "Update" in item]
+        keys = [update["Key"]["pk"]["S"] for update in updates]
+        hot = [key.removeprefix("SKU#").partition("#")[0] in self.hot_skus for key in keys]
+        orders = [key.removeprefix("ORDER#") for key in keys if key.startswith("ORDER#")]
+        taking = any("available >=" in update.get("ConditionExpression", "") for update in updates)
+        if not (taking and any(hot) and orders):
+            return
+        order_id = orders[0]
+        fault = self.conflict(order_id)
+        with self._lock:
+            self._transactions[order_id] += 1
+            attempt = self._transactions[order_id]
+        if fault is None or attempt not in fault.attempts:
+            return
+        with self._lock:
+            if (order_id, "conflict") not in self._struck:
+                self._struck.add((order_id, "conflict"))
+                self.injected[fault.kind] += 1
+            if fault.attempts == _ALWAYS:
+                self._lost.add(order_id)
+        codes = ["TransactionConflict" if is_hot else "None" for is_hot in hot]
+        response: Any = {
+            "Error": {
+                "Code": "TransactionCanceledException",
+                "Message": "Transaction cancelled, please refer cancellation reasons for specific reasons"
+                f" [{', '.join(codes)}]",
+            },
+            "CancellationReasons": [
+                {"Code": code, "Message": "Transaction is ongoing for the item"} if code != "None" else {"Code": code}
+                for code in codes
+            ],
+            "ResponseMetadata": {"HTTPStatusCode": 400, "RequestId": "-"},
+        }
+        raise ClientError(response, "TransactWriteItems")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ nothing was lost, oversold, double-charged or left half-done.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ def check(
     found += _stock(initial_stock, stock, orders)
     found += _money_and_reservations(orders, ledger)
     found += _outcomes(by_id, list(executions))
+    found += _stock_outs(orders)
     found += [
         Violation(
             "no stale failedCompensation", order.order_id, f"{order.failed_compensation} on a {order.status} order"
@@ -91,6 +93,53 @@ def _stock(initial: Mapping[str, int], stock: Mapping[str, int], orders: list[Or
                     f" + shipped {shipped[sku]}",
                 )
             )
+    return found
+
+
+#: One SKU's part of an ``InventoryUnavailable`` reason, as the store words it.
+_SHORT = re.compile(r"(?P<sku>\S+) has (?P<has>-?\d+), (?P<wanted>\d+) wanted")
+
+
+def _stock_outs(orders: list[OrderRecord]) -> list[Violation]:
+    """An order refused for stock was refused because the stock was really short at that moment: each SKU its
+    reason names had fewer units than the order wanted (or was unknown), as DynamoDB returned the item."""
+    found = []
+    for order in orders:
+        if order.status != OrderStatus.INVENTORY_FAILED or not order.failure_reason:
+            continue
+        parts = order.failure_reason.removeprefix("Inventory unavailable: ").split("; ")
+        for part in parts:
+            short = _SHORT.fullmatch(part)
+            really = short is not None and int(short["has"]) < int(short["wanted"])
+            if not (really or part.endswith(" is unknown")):
+                found.append(Violation("a stock-out is a real shortage", order.order_id, order.failure_reason))
+    return found
+
+
+def lost_to_conflicts(
+    ended: list[ExecutionResult], scripted: list[ExecutionResult], alerts: Iterable[Any]
+) -> list[Violation]:
+    """Orders whose reservations lost to ``TransactionConflict`` on every attempt.
+
+    ``ended``: the executions that failed ``StoreUnavailable``; ``scripted``: those the faults made lose.
+    Each must end ``StoreUnavailable`` naming the conflict (never ``InventoryUnavailable``), the order still
+    CREATED with no stock taken (so a redrive can finish it), and an alert sent (``alerts`` hold ``.name``).
+    """
+    alerted = {alert.name for alert in alerts}
+    names = {result.name for result in ended}
+    found = [
+        Violation("a lost reservation is not a stock-out", r.name, f"ended {r.error or r.status}")
+        for r in scripted
+        if r.name not in names
+    ]
+    for result in ended:
+        status = result.order.get("status") if result.order else None
+        if "TransactionConflict" not in (result.cause or ""):
+            found.append(Violation("a lost reservation names the conflict", result.name, str(result.cause)))
+        if status != OrderStatus.CREATED or (result.order or {}).get("reservationId"):
+            found.append(Violation("a lost reservation takes nothing", result.name, f"order {status}"))
+        if result.name not in alerted:
+            found.append(Violation("a lost reservation alerts", result.name, "no alert"))
     return found
 
 

@@ -402,6 +402,10 @@ def chaos(
     concurrency: Annotated[
         int, typer.Option("--concurrency", min=1, max=64, metavar="N", help="Executions at once.")
     ] = 8,
+    stock_shards: Annotated[
+        int,
+        typer.Option("--stock-shards", min=1, max=10, metavar="N", help="Stock items per SKU (the hot-SKU layout)."),
+    ] = 1,
     as_json: Json = False,
 ) -> None:
     """Run random orders with injected faults on the embedded engine, then check every promise."""
@@ -409,7 +413,7 @@ def chaos(
 
     try:
         with views.ChaosProgress(sagas, quiet=as_json) as progress:
-            report = run_chaos(sagas, seed, concurrency, on_result=progress.advance)
+            report = run_chaos(sagas, seed, concurrency, on_result=progress.advance, stock_shards=stock_shards)
     except (TargetError, EngineError) as exc:
         raise fail(str(exc), 1) from None
     views.chaos(report, as_json)
@@ -485,12 +489,23 @@ def capacity(
         str,
         typer.Option("--scenario", metavar="NAME", help="Which scenario's order to measure: happy is the usual order."),
     ] = "happy",
+    stock_shards: Annotated[
+        int | None,
+        typer.Option(
+            "--stock-shards",
+            min=1,
+            max=10,
+            metavar="N",
+            help="Stock items per SKU; template.yaml's STOCK_SHARDS by default.",
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Which AWS quota binds first at an order rate, from one measured order and AWS's published quotas."""
     from saga_cli import capacity as plan  # noqa: PLC0415  (only this command needs it)
     from saga_cli.bench import BenchError, figures_per_scenario  # noqa: PLC0415
-    from saga_cli.template import deploy_region  # noqa: PLC0415
+    from saga_cli.template import deploy_region, load  # noqa: PLC0415
+    from saga_cli.template import stock_shards as template_shards  # noqa: PLC0415
 
     if scenario not in SCENARIOS:
         raise fail(f"unknown scenario {scenario!r}: choose one of {', '.join(SCENARIOS)}", 2)
@@ -498,7 +513,8 @@ def capacity(
         figures = figures_per_scenario([scenario])[scenario]
     except (BenchError, TargetError, EngineError) as exc:
         raise fail(str(exc), 1) from None
-    result = plan.report(figures, orders_per_second, hot_sku_share, region or deploy_region(), scenario)
+    shards = stock_shards or template_shards(load())
+    result = plan.report(figures, orders_per_second, hot_sku_share, region or deploy_region(), scenario, shards)
     if as_json:
         typer.echo(json.dumps(result, separators=(",", ":")))
     else:

@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from order_saga.store import SagaStore
 from saga_cli.engine import DEFAULT_CLOCK, EmbeddedEngine, EngineError, jsonable, table_name
 from saga_cli.redrive import NotRedrivable, ended_in_fail_state
+from saga_cli.template import load, stock_shards
 
 LOCALSTACK_REGION = "us-east-1"
 DEFAULT_STACK = "order-saga"
@@ -191,7 +192,7 @@ def open_target(options: TargetOptions) -> Iterator[Target]:
             lambda_endpoint=options.lambda_endpoint,
         )
         with engine:
-            store = SagaStore(table_name("SagaTable"), engine.client("dynamodb"))
+            store = SagaStore(table_name("SagaTable"), engine.client("dynamodb"), engine.stock_shards)
             yield Target(
                 "embedded",
                 engine.client("stepfunctions"),
@@ -233,7 +234,9 @@ def _remote(options: TargetOptions) -> Target:
     missing = {"StateMachineArn", "SagaTableName"} - outputs.keys()
     if missing:
         raise TargetError(f"stack {stack} lacks outputs {', '.join(sorted(missing))}: is it order-saga?")
-    store = SagaStore(outputs["SagaTableName"], client("dynamodb"))
+    # The deployed functions' shard count is the template's (what `sam deploy` sent), so `saga seed` spreads
+    # stock as they expect.
+    store = SagaStore(outputs["SagaTableName"], client("dynamodb"), stock_shards(load()))
     kind = "localstack" if localstack else "aws"
     return Target(
         kind,

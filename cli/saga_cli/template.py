@@ -146,3 +146,9 @@ def deploy_region() -> str:
     with (ROOT / "samconfig.toml").open("rb") as config:
         region: str = tomllib.load(config)["default"]["global"]["parameters"]["region"]
     return region
+
+
+def stock_shards(template: SagaTemplate) -> int:
+    """The functions' ``STOCK_SHARDS`` (stock items per SKU) as the template sets it; 1 when unset."""
+    variables = template.raw.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    return int(variables.get("STOCK_SHARDS", 1))

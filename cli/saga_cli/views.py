@@ -230,15 +230,19 @@ def chaos(report: ChaosReport, as_json: bool) -> None:
     if as_json:
         typer.echo(_compact(summary))
     else:
-        typer.echo(f"Sagas: {report.sagas} (seed {report.seed}, {summary['sagasPerSecond']}/s)")
+        typer.echo(
+            f"Sagas: {report.sagas} (seed {report.seed}, {summary['sagasPerSecond']}/s,"
+            f" {report.stock_shards} stock shard{'s' if report.stock_shards > 1 else ''} per SKU)"
+        )
         typer.echo("Orders: " + ", ".join(f"{kind} {n}" for kind, n in summary["orderKinds"].items()))
         typer.echo("Outcomes: " + ", ".join(f"{kind} {n}" for kind, n in summary["outcomes"].items()))
         typer.echo("Faults injected: " + ", ".join(f"{kind} {n}" for kind, n in summary["faultsInjected"].items()))
-        typer.echo(f"Compensations that gave up, then redriven: {report.redriven}")
+        typer.echo(f"Compensations that gave up or reservations lost to conflicts, then redriven: {report.redriven}")
         typer.echo("Alerts: " + (", ".join(f"{error} {n}" for error, n in report.alerts.items()) or "none"))
         if not report.violations:
             typer.echo("Violations: 0 (stock conserved and never negative, every charge shipped or refunded,")
-            typer.echo("  every reservation shipped or released, statuses match outcomes, no execution left running)")
+            typer.echo("  every reservation shipped or released, statuses match outcomes, no execution left running,")
+            typer.echo("  every stock-out a real shortage, every reservation lost to conflicts StoreUnavailable)")
     if report.violations:
         typer.echo(f"saga: {len(report.violations)} violations; replay with: {report.replay}", err=True)
         for violation in report.violations[:5]:

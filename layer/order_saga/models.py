@@ -228,6 +228,14 @@ class CompensationFailureRecorded(Model):
     cause: str
 
 
+class StockTaken(Model):
+    """Units a reservation took from one stock item (``shard``) of a SKU."""
+
+    sku: str
+    shard: int = Field(ge=0)
+    quantity: int = Field(ge=1)
+
+
 class OrderRecord(Model):
     """The order item as stored. The payment token is never stored."""
 
@@ -246,5 +254,9 @@ class OrderRecord(Model):
     refund_id: str | None = None
     tracking_number: str | None = None
     failed_compensation: Compensation | None = None
+    #: Why the order failed, in the store's words: for INVENTORY_FAILED, each SKU's units and the wanted.
+    failure_reason: str | None = None
+    #: With stock shards: which shards the reservation took from, so the release gives exactly them back.
+    stock_taken: list[StockTaken] | None = None
     created_at: str
     updated_at: str

@@ -93,8 +93,17 @@ def reserve_inventory(order: Order) -> ReservedOrder:
     )
     try:
         db.reserve(order.order_id, reserved.reservation_id, order.items)
-    except InventoryUnavailable:
-        _move_or_replayed(db, "ReserveInventory", order.order_id, OrderStatus.INVENTORY_FAILED)
+    except InventoryUnavailable as exc:
+        # The reason is kept on the order: what an operator (and the chaos checks) reads to tell a real
+        # stock-out. A replay finding the order already failed keeps the first reason.
+        _move_or_replayed(
+            db,
+            "ReserveInventory",
+            order.order_id,
+            OrderStatus.INVENTORY_FAILED,
+            {"failureReason": str(exc)},
+            same=False,
+        )
         raise
     except ConditionNotMet as exc:
         current = exc.current
@@ -206,9 +215,15 @@ def record_compensation_failure(order: CompensationFailure) -> CompensationFailu
 
 
 def _move_or_replayed(
-    db: SagaStore, step: str, order_id: str, to: OrderStatus, attributes: dict[str, str] | None = None
+    db: SagaStore,
+    step: str,
+    order_id: str,
+    to: OrderStatus,
+    attributes: dict[str, str] | None = None,
+    *,
+    same: bool = True,
 ) -> None:
-    """Move the order to ``to``; already being there with the same attributes counts as done."""
+    """Move the order to ``to``; already being there (with the same attributes, if ``same``) counts as done."""
     try:
         db.move_order(order_id, to, attributes)
     except ConditionNotMet as exc:
@@ -216,5 +231,5 @@ def _move_or_replayed(
         if not isinstance(current, OrderRecord) or current.status != to:
             raise _conflict(step, order_id, current) from None
         stored = current.model_dump(by_alias=True)
-        if any(stored.get(name) != value for name, value in (attributes or {}).items()):
+        if same and any(stored.get(name) != value for name, value in (attributes or {}).items()):
             raise _conflict(step, order_id, current) from None

@@ -1,7 +1,10 @@
 """Data access: the only module that talks to DynamoDB.
 
-One table holds the saga's data: an order item per order (``ORDER#<id>`` / ``ORDER``) and a stock item per
-SKU (``SKU#<sku>`` / ``STOCK``). Every write is conditional. When a condition fails the store raises
+One table holds the saga's data: an order item per order (``ORDER#<id>`` / ``ORDER``) and a SKU's stock in
+one item (``SKU#<sku>`` / ``STOCK``) or, with ``STOCK_SHARDS`` N > 1, spread over N shard items
+(``SKU#<sku>``, ``SKU#<sku>#1`` ... ``SKU#<sku>#N-1``, each its own partition key, so a flash sale's
+reservations spread over N partitions' write budgets). Every write is conditional. When a condition fails the
+store raises
 ``ConditionNotMet`` carrying the item as it is, so the step can tell a replay of its own write from a real
 conflict. AWS errors become domain errors here and nowhere else.
 """
@@ -9,6 +12,7 @@ conflict. AWS errors become domain errors here and nowhere else.
 from __future__ import annotations
 
 import functools
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,8 +31,9 @@ from order_saga.models import (
     OrderRecord,
     OrderStatus,
     ReservationState,
+    StockTaken,
 )
-from order_saga.settings import settings
+from order_saga.settings import MAX_STOCK_SHARDS, settings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -39,6 +44,10 @@ _deserialize = TypeDeserializer().deserialize
 ORDER_SK = "ORDER"
 STOCK_SK = "STOCK"
 SKU_PREFIX = "SKU#"
+#: Rounds of read-plan-take a sharded reservation makes while other orders move the same shards.
+_SHARD_ROUNDS = 5
+#: DynamoDB's limit on the items of one transaction.
+_MAX_TRANSACTION_ITEMS = 100
 # Retries inside one invocation stay short: the state machine's Retry (with jitter) does the waiting.
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
 _THROTTLED = {
@@ -55,8 +64,50 @@ def order_key(order_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"ORDER#{order_id}"}, "sk": {"S": ORDER_SK}}
 
 
-def stock_key(sku: str) -> dict[str, Any]:
-    return {"pk": {"S": f"{SKU_PREFIX}{sku}"}, "sk": {"S": STOCK_SK}}
+def stock_key(sku: str, shard: int = 0) -> dict[str, Any]:
+    """A SKU's stock item; shard 0 is the unsharded layout's one item (a SKU never holds ``#``)."""
+    return {"pk": {"S": f"{SKU_PREFIX}{sku}#{shard}" if shard else f"{SKU_PREFIX}{sku}"}, "sk": {"S": STOCK_SK}}
+
+
+def _sku_and_shard(item: Mapping[str, Any]) -> tuple[str, int]:
+    sku, _, shard = item["pk"]["S"].removeprefix(SKU_PREFIX).partition("#")
+    return sku, int(shard or 0)
+
+
+def first_shard(order_id: str, sku: str, shards: int) -> int:
+    """The shard an order tries first for a SKU: fixed by the order, so a retry or replay hits the same item,
+    and spread evenly over the orders."""
+    return zlib.crc32(f"{order_id}/{sku}".encode()) % shards
+
+
+def split_evenly(units: int, shards: int) -> list[int]:
+    """``units`` over ``shards`` items, the first ones taking the remainder."""
+    return [units // shards + (1 if shard < units % shards else 0) for shard in range(shards)]
+
+
+def plan_takes(
+    order_id: str, lines: Sequence[LineItem], levels: Mapping[str, Mapping[int, int]], shards: int
+) -> list[StockTaken] | None:
+    """Which shards give each line its units: the order's first shard, then the next ones round the ring.
+
+    ``None`` when some SKU's shards together hold fewer units than its line wants: a real stock-out.
+    """
+    takes: list[StockTaken] = []
+    for line in lines:
+        have = levels.get(line.sku, {})
+        if sum(have.values()) < line.quantity:
+            return None
+        start = first_shard(order_id, line.sku, shards)
+        ring = sorted(have, key=lambda shard: (shard - start) % max(shards, max(have) + 1))
+        wanted = line.quantity
+        for shard in ring:
+            take = min(wanted, have[shard])
+            if take > 0:
+                takes.append(StockTaken(sku=line.sku, shard=shard, quantity=take))
+                wanted -= take
+            if wanted == 0:
+                break
+    return takes
 
 
 def _now() -> str:
@@ -98,9 +149,10 @@ def _status_condition(target: OrderStatus, values: dict[str, Any]) -> str:
 class SagaStore:
     """The saga's table. Methods return domain models and raise domain errors."""
 
-    def __init__(self, table_name: str, client: DynamoDBClient) -> None:
+    def __init__(self, table_name: str, client: DynamoDBClient, stock_shards: int = 1) -> None:
         self.table_name = table_name
         self.client = client
+        self.stock_shards = stock_shards
 
     # Orders ------------------------------------------------------------------------------------------
 
@@ -146,50 +198,107 @@ class SagaStore:
         """Take stock for every line and mark the order RESERVED, all in one transaction.
 
         Raises ``InventoryUnavailable`` naming each SKU that is unknown or short, and ``ConditionNotMet``
-        when the order is no longer CREATED.
+        when the order is no longer CREATED. With shards, each line first tries its order's shard; when that
+        one is short, the SKU's shards are read and the line takes from as many as it needs, so an order
+        fails only when the SKU's units together fall short.
         """
+        takes = [
+            StockTaken(sku=line.sku, shard=first_shard(order_id, line.sku, self.stock_shards), quantity=line.quantity)
+            for line in lines
+        ]
+        for _ in range(_SHARD_ROUNDS):
+            reasons = self._take(order_id, reservation_id, takes)
+            if reasons is None:
+                return
+            if _failed(reasons[-1]):
+                raise ConditionNotMet(_record(reasons[-1].get("Item")))
+            if self.stock_shards == 1:
+                short = [
+                    self._shortage(t, reason) for t, reason in zip(takes, reasons, strict=False) if _failed(reason)
+                ]
+                raise InventoryUnavailable("Inventory unavailable: " + "; ".join(short))
+            levels = self._shard_levels([line.sku for line in lines])
+            planned = plan_takes(order_id, lines, levels, self.stock_shards)
+            if planned is None:
+                short = [
+                    f"{line.sku} has {sum(levels[line.sku].values())}, {line.quantity} wanted"
+                    if levels.get(line.sku)
+                    else f"{line.sku} is unknown"
+                    for line in lines
+                    if sum(levels.get(line.sku, {}).values()) < line.quantity
+                ]
+                raise InventoryUnavailable("Inventory unavailable: " + "; ".join(short))
+            if len(planned) >= _MAX_TRANSACTION_ITEMS:
+                raise StoreUnavailable("the order's units are spread over more stock shards than one transaction takes")
+            takes = planned
+        raise StoreUnavailable(f"stock shards kept changing during {_SHARD_ROUNDS} reservation rounds")
+
+    def _take(self, order_id: str, reservation_id: str, takes: Sequence[StockTaken]) -> list[dict[str, Any]] | None:
+        """One transaction: each take from its shard, and the order to RESERVED recording what was taken."""
         stock_updates = [
             {
                 "Update": {
                     "TableName": self.table_name,
-                    "Key": stock_key(line.sku),
+                    "Key": stock_key(take.sku, take.shard),
                     "UpdateExpression": "SET available = available - :qty",
                     "ConditionExpression": "available >= :qty",
-                    "ExpressionAttributeValues": {":qty": {"N": str(line.quantity)}},
+                    "ExpressionAttributeValues": {":qty": {"N": str(take.quantity)}},
                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                 }
             }
-            for line in lines
+            for take in takes
         ]
-        order_update = self._move(
-            order_id,
-            OrderStatus.RESERVED,
-            {"reservationId": reservation_id, "reservationState": ReservationState.HELD.value},
-        )
-        reasons = self._transact([*stock_updates, {"Update": order_update}])
-        if reasons is None:
-            return
-        if _failed(reasons[-1]):
-            raise ConditionNotMet(_record(reasons[-1].get("Item")))
-        short = [self._shortage(line, reason) for line, reason in zip(lines, reasons, strict=False) if _failed(reason)]
-        raise InventoryUnavailable("Inventory unavailable: " + "; ".join(short))
+        attributes: dict[str, Any] = {"reservationId": reservation_id, "reservationState": ReservationState.HELD.value}
+        if self.stock_shards > 1:
+            # The release gives back exactly these shards.
+            attributes["stockTaken"] = [take.to_json() for take in takes]
+        order_update = self._move(order_id, OrderStatus.RESERVED, attributes)
+        return self._transact([*stock_updates, {"Update": order_update}])
+
+    def _shard_levels(self, skus: Iterable[str]) -> dict[str, dict[int, int]]:
+        """Each SKU's units by shard, read consistently; a SKU with no stock item is left out.
+
+        Every shard the setting allows is asked for, not only the current count's, so stock laid out under
+        another count is still found.
+        """
+        keys = [stock_key(sku, shard) for sku in dict.fromkeys(skus) for shard in range(MAX_STOCK_SHARDS)]
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            request = {self.table_name: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
+            while request:
+                response = self._call("batch_get_item", RequestItems=request)
+                items.extend(response["Responses"].get(self.table_name, []))
+                request = response.get("UnprocessedKeys") or {}
+        levels: dict[str, dict[int, int]] = {}
+        for item in items:
+            sku, shard = _sku_and_shard(item)
+            levels.setdefault(sku, {})[shard] = int(item["available"]["N"])
+        return levels
 
     def release(self, order_id: str, lines: Sequence[LineItem], to: OrderStatus) -> None:
-        """Give back exactly what the reservation took, once: the order's reservation must still be HELD."""
+        """Give back exactly what the reservation took, once: the order's reservation must still be HELD.
+
+        With shards the order's record says which shards gave what; without, each line's units go back to
+        the SKU's one item.
+        """
         order_update = self._move(order_id, to, {"reservationState": ReservationState.RELEASED.value})
         order_update["ConditionExpression"] += " AND reservationState = :held"
         order_update["ExpressionAttributeValues"][":held"] = {"S": ReservationState.HELD.value}
+        record = self.get_order(order_id) if self.stock_shards > 1 else None
+        takes = (record.stock_taken if record else None) or [
+            StockTaken(sku=line.sku, shard=0, quantity=line.quantity) for line in lines
+        ]
         stock_updates = [
             {
                 "Update": {
                     "TableName": self.table_name,
-                    "Key": stock_key(line.sku),
+                    "Key": stock_key(take.sku, take.shard),
                     "UpdateExpression": "SET available = available + :qty",
                     "ConditionExpression": "attribute_exists(available)",
-                    "ExpressionAttributeValues": {":qty": {"N": str(line.quantity)}},
+                    "ExpressionAttributeValues": {":qty": {"N": str(take.quantity)}},
                 }
             }
-            for line in lines
+            for take in takes
         ]
         reasons = self._transact([{"Update": order_update}, *stock_updates])
         if reasons is not None:
@@ -204,28 +313,25 @@ class SagaStore:
         )
 
     def stock(self, skus: Iterable[str] | None = None) -> dict[str, int]:
-        """Available units by SKU: the given SKUs, or every SKU in the table."""
+        """Available units by SKU, summed over its shards: the given SKUs, or every SKU in the table."""
         if skus is not None:
-            keys = [stock_key(sku) for sku in dict.fromkeys(skus)]
-            items: list[dict[str, Any]] = []
-            for start in range(0, len(keys), 100):
-                request = {self.table_name: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
-                while request:
-                    response = self._call("batch_get_item", RequestItems=request)
-                    items.extend(response["Responses"].get(self.table_name, []))
-                    request = response.get("UnprocessedKeys") or {}
-        else:
-            items = self._scan(FilterExpression="sk = :stock", ExpressionAttributeValues={":stock": {"S": STOCK_SK}})
-        return {item["pk"]["S"].removeprefix(SKU_PREFIX): int(item["available"]["N"]) for item in items}
+            return {sku: sum(shards.values()) for sku, shards in self._shard_levels(skus).items()}
+        items = self._scan(FilterExpression="sk = :stock", ExpressionAttributeValues={":stock": {"S": STOCK_SK}})
+        totals: dict[str, int] = {}
+        for item in items:
+            sku, _ = _sku_and_shard(item)
+            totals[sku] = totals.get(sku, 0) + int(item["available"]["N"])
+        return totals
 
     def put_stock(self, levels: Mapping[str, int]) -> None:
-        """Set the available units of each SKU (the seed)."""
+        """Set the available units of each SKU (the seed), split evenly over its shards."""
         for sku, available in levels.items():
-            self._call(
-                "put_item",
-                TableName=self.table_name,
-                Item=stock_key(sku) | {"available": {"N": str(available)}, "updatedAt": {"S": _now()}},
-            )
+            for shard, units in enumerate(split_evenly(available, self.stock_shards)):
+                self._call(
+                    "put_item",
+                    TableName=self.table_name,
+                    Item=stock_key(sku, shard) | {"available": {"N": str(units)}, "updatedAt": {"S": _now()}},
+                )
 
     def orders(self) -> list[OrderRecord]:
         items = self._scan(FilterExpression="sk = :order", ExpressionAttributeValues={":order": {"S": ORDER_SK}})
@@ -306,7 +412,7 @@ class SagaStore:
         return items
 
     @staticmethod
-    def _shortage(line: LineItem, reason: Mapping[str, Any]) -> str:
+    def _shortage(line: StockTaken, reason: Mapping[str, Any]) -> str:
         item = reason.get("Item")
         if not item:
             return f"{line.sku} is unknown"
@@ -328,4 +434,5 @@ def _translate(exc: ClientError) -> Exception:
 def default_store() -> SagaStore:
     """The store the handlers use, built on first use from the function's environment."""
     client = boto3.client("dynamodb", config=_CLIENT_CONFIG)
-    return SagaStore(settings().saga_table_name, client)
+    config = settings()
+    return SagaStore(config.saga_table_name, client, config.stock_shards)
