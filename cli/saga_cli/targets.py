@@ -14,8 +14,9 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from order_saga.store import SagaStore
-from saga_cli.engine import DEFAULT_CLOCK, EmbeddedEngine, EngineError, jsonable, table_name
+from saga_cli.engine import DEFAULT_CLOCK, REGION, EmbeddedEngine, EngineError, jsonable, table_name
 from saga_cli.redrive import NotRedrivable, ended_in_fail_state
+from saga_cli.sfn_inprocess import InProcessStepFunctions
 from saga_cli.template import load, stock_shards
 
 LOCALSTACK_REGION = "us-east-1"
@@ -195,7 +196,7 @@ def open_target(options: TargetOptions) -> Iterator[Target]:
             store = SagaStore(table_name("SagaTable"), engine.client("dynamodb"), engine.stock_shards)
             yield Target(
                 "embedded",
-                engine.client("stepfunctions"),
+                InProcessStepFunctions(engine.client("stepfunctions"), REGION),
                 store,
                 engine.state_machine_arn,
                 engine,
