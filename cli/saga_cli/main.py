@@ -553,7 +553,7 @@ def graph(
         typer.echo(f"Wrote {svg}", err=True)
 
 
-def main() -> None:  # pragma: no cover - ``python -m saga_cli.main``; the console script is interrupts.main
+def main() -> None:  # pragma: no cover - ``python -m saga_cli.main``; the console script is console.main
     interrupts.install()
     app()
 
