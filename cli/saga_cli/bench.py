@@ -37,6 +37,7 @@ from saga_cli.census import census
 from saga_cli.engine import table_name
 from saga_cli.functions import LambdaContext, load_handler
 from saga_cli.scenarios import SCENARIOS, read_input, scenario_path
+from saga_cli.targets import TargetOptions, open_target
 from saga_cli.template import ROOT, SagaTemplate, load
 
 #: The scenarios whose outcome each bench saga must reach: (status, error).
@@ -350,9 +351,8 @@ def package_sizes(template: SagaTemplate, build: Path = BUILD_DIR) -> dict[str, 
     """Bytes of each function and layer as ``sam build`` left them (unzipped), or why there are none."""
     if not build.is_dir():
         return {"packageBytes": None, "packageNote": f"no {build.relative_to(ROOT)}: run make build"}
-    layers = [k for k, v in template.raw["Resources"].items() if v["Type"] == "AWS::Serverless::LayerVersion"]
     sizes: dict[str, int | None] = {}
-    for logical_id in [*template.functions, *layers]:
+    for logical_id in [*template.functions, *template.layers]:
         folder = build / logical_id
         sizes[logical_id] = _tree_bytes(folder) if folder.is_dir() else None
     stale = _stale(template, build)
@@ -369,9 +369,9 @@ def _tree_bytes(folder: Path) -> int:
 def _stale(template: SagaTemplate, build: Path) -> list[str]:
     """Source files whose built copy differs."""
     pairs = [(f.source, build / logical_id / f.source.name) for logical_id, f in template.functions.items()]
-    for layer in template.layer_dirs:
+    for logical_id, layer in template.layers.items():
         for source in sorted((layer / "order_saga").glob("*.py")):
-            pairs.append((source, build / "SagaLayer" / "python" / "order_saga" / source.name))
+            pairs.append((source, build / logical_id / "python" / "order_saga" / source.name))
     return [
         str(source.relative_to(ROOT))
         for source, built in pairs
@@ -422,17 +422,15 @@ def _plenty_of_stock(target: Any, inputs: dict[str, dict[str, Any]]) -> None:
 
 
 @contextlib.contextmanager
-def _throwaway_engine(speedups: bool) -> Iterator[Any]:
-    """An embedded engine in a temporary folder, with stock no bench saga can run dry."""
-    from saga_cli.targets import TargetOptions, open_target  # noqa: PLC0415
-
+def _throwaway_engine(speedups: bool, inputs: dict[str, dict[str, Any]]) -> Iterator[Any]:
+    """An embedded engine in a temporary folder, with stock none of the ``inputs`` can run dry."""
     installed = moto_speedups.installed() if speedups else moto_speedups.disabled()
     with (
         tempfile.TemporaryDirectory(prefix="saga-bench-") as state,
         installed,
         open_target(TargetOptions(state_dir=Path(state) / "engine", keep_state=False)) as target,
     ):
-        _plenty_of_stock(target, _inputs())
+        _plenty_of_stock(target, inputs)
         yield target
 
 
@@ -451,9 +449,9 @@ def _census_each(sagas: Sagas, template: SagaTemplate, scenarios: list[str]) -> 
 
 def figures_per_scenario(scenarios: list[str]) -> dict[str, dict[str, Any]]:
     """One saga of each scenario on a throwaway engine, and what each cost in requests (``census``)."""
-    template = load()
-    with _throwaway_engine(speedups=True) as target:
-        sagas = Sagas(target, Direct(template), _inputs())
+    template, inputs = load(), _inputs()
+    with _throwaway_engine(True, inputs) as target:
+        sagas = Sagas(target, Direct(template), inputs)
         for scenario in scenarios:  # warm: the first saga pays for imports and caches, not requests
             sagas.engine(scenario)
         return _census_each(sagas, template, scenarios)
@@ -461,8 +459,9 @@ def figures_per_scenario(scenarios: list[str]) -> dict[str, dict[str, Any]]:
 
 def _on_the_engine(options: BenchOptions, template: SagaTemplate, progress: Progress) -> tuple[dict[str, Any], ...]:
     """Throughput per workload and the figures per scenario, from one engine in a throwaway folder."""
-    with _throwaway_engine(options.speedups) as target:
-        sagas = Sagas(target, Direct(template), _inputs())
+    inputs = _inputs()
+    with _throwaway_engine(options.speedups, inputs) as target:
+        sagas = Sagas(target, Direct(template), inputs)
         progress("warming up")
         for _ in range(WARMUP_ROUNDS):
             for scenario in SCENARIOS:
