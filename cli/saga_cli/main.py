@@ -447,6 +447,7 @@ def bench(
     """Measure the engine against direct calls, cold starts, package sizes, and the AWS cost per order."""
     from saga_cli import bench as measure  # noqa: PLC0415  (only this command needs it)
     from saga_cli.bench_chart import chart_svg  # noqa: PLC0415
+    from saga_cli.bench_report import render  # noqa: PLC0415
 
     try:
         report = measure.run(measure.BenchOptions(sagas, import_runs, speedups), lambda m: typer.echo(m, err=True))
@@ -460,7 +461,7 @@ def bench(
     if as_json:
         typer.echo(json.dumps(report, separators=(",", ":")))
     else:
-        typer.echo("\n".join(measure.render(report)))
+        typer.echo("\n".join(render(report)))
 
 
 @register
