@@ -27,9 +27,9 @@ def problems(build: Path = BUILD) -> list[str]:
         if not (build / logical_id / function.source.name).is_file():
             found.append(f"{logical_id}: {function.source.name} missing from {build / logical_id}")
     # The built template: SAM has resolved the layer's BuildArchitecture (a template parameter) there.
-    built = parse((build / "template.yaml").read_text(encoding="utf-8"), build).raw["Resources"]
-    layers = {k: v for k, v in built.items() if v["Type"] == "AWS::Serverless::LayerVersion"}
-    for logical_id, layer in layers.items():
+    built = parse((build / "template.yaml").read_text(encoding="utf-8"), build)
+    for logical_id in built.layers:
+        layer = built.raw["Resources"][logical_id]
         python = build / logical_id / "python"
         runtime = template.raw["Globals"]["Function"]["Runtime"]  # python3.12
         platform = PLATFORMS[layer["Metadata"]["BuildArchitecture"]]

@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from saga_cli.containers import ContainersError, Local, env_vars_file, free_port, moto_server
+from saga_cli.containers import ContainersError, Local, env_vars_file, free_port, moto_server, stop
 from saga_cli.engine import REGION, function_arn
 from saga_cli.lambda_endpoint import EndpointLambda
 from saga_cli.template import ROOT, load
@@ -98,11 +98,7 @@ def run(local: Local, scratch: Path) -> int:
             ]
             return subprocess.call(test, env=environment, cwd=ROOT)  # noqa: S603
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop(server, timeout=60)
 
 
 def main() -> int:

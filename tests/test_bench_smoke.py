@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from saga_cli import bench, census, prices
+from saga_cli import bench, bench_report, census, prices
+from saga_cli.bench_report import render
 from saga_cli.main import app
 from saga_cli.template import load
 
@@ -55,14 +56,75 @@ def test_the_last_line_holds_every_figure(report: tuple[dict[str, Any], Path]) -
     assert figures["prices"]["checked"] == prices.PRICES_CHECKED
 
 
-def test_a_handful_of_sagas_gets_no_goal_verdict(report: tuple[dict[str, Any], Path]) -> None:
-    from saga_cli.bench import render
-
+def test_a_handful_of_sagas_gets_no_overhead_verdict(report: tuple[dict[str, Any], Path]) -> None:
     figures, _ = report
+    goals = figures["goals"]
 
-    assert figures["goals"]["judged"] is False
-    assert figures["goals"]["overheadRatio"]["met"] is None
-    assert render(figures)[-1].startswith("Goals: not judged on so few sagas")
+    assert goals["judged"] is False
+    assert goals["overheadRatio"]["met"] is None and goals["mixOverheadRatio"]["met"] is None
+    assert goals["overheadRatio"]["value"] == figures["overheadRatio"]
+    assert goals["mixOverheadRatio"]["value"] == figures["workloads"]["mix"]["overheadRatio"]
+    assert goals["importRatio"]["value"] is None, "--import-runs 0 times no import"
+    line = render(figures)[-1]
+    assert line.startswith("Goals: overheadRatio"), line
+    assert line.count("not judged under --sagas 100") == 2, line
+    assert "imports not measured" in line, line
+
+
+def judged_report(**changes: Any) -> dict[str, Any]:
+    """A report's figures as goals() reads them: 300 sagas, every goal met unless ``changes`` say otherwise."""
+    figures: dict[str, Any] = {
+        "sagas": 300,
+        "overheadRatio": 1.08,
+        "workloads": {"happy": {"overheadRatio": 1.08}, "mix": {"overheadRatio": 1.12}},
+        "importRatio": {"CreateOrderFunction": 1.2, "ShipOrderFunction": 1.25},
+        "packageBytes": {"CreateOrderFunction": 400, "SagaLayer": 10_553_787},
+    }
+    return figures | changes
+
+
+def test_the_four_goals_are_judged_each_with_limit_value_and_verdict() -> None:
+    goals = bench_report.goals(judged_report(), ["SagaLayer"])
+
+    assert goals["judged"] is True
+    assert goals["overheadRatio"] == {"limit": 1.10, "value": 1.08, "met": True}
+    assert goals["mixOverheadRatio"] == {"limit": 1.15, "value": 1.12, "met": True}
+    assert goals["importRatio"] == {"limit": 1.3, "value": 1.25, "met": True, "slowest": "ShipOrderFunction"}
+    assert goals["layerBytes"] == {
+        "limit": 12_000_000,
+        "value": 10_553_787,
+        "met": True,
+        "layers": {"SagaLayer": 10_553_787},
+    }
+    assert bench_report._goal_line(goals) == (
+        "Goals: overheadRatio 1.08 on the happy path (goal <= 1.10: met), 1.12 on the mix (goal <= 1.15: met); "
+        "slowest import 1.25 x boto3, ShipOrderFunction (goal <= 1.30 x boto3: met); "
+        "layers 10,553,787 bytes (goal <= 12,000,000 bytes: met)"
+    )
+
+
+def test_each_goal_can_fail_on_its_own() -> None:
+    figures = judged_report(
+        workloads={"happy": {"overheadRatio": 1.08}, "mix": {"overheadRatio": 1.2}},
+        importRatio={"CreateOrderFunction": 1.31},
+        packageBytes={"SagaLayer": 9_000_000, "OtherLayer": 3_000_001, "CreateOrderFunction": 400},
+    )
+
+    goals = bench_report.goals(figures, ["SagaLayer", "OtherLayer"])
+
+    assert goals["overheadRatio"]["met"] is True
+    assert goals["mixOverheadRatio"]["met"] is False
+    assert goals["importRatio"]["met"] is False and goals["importRatio"]["slowest"] == "CreateOrderFunction"
+    assert goals["layerBytes"]["value"] == 12_000_001 and goals["layerBytes"]["met"] is False
+    assert bench_report._goal_line(goals).count("NOT met") == 3
+
+
+@pytest.mark.parametrize("sizes", [None, {}, {"CreateOrderFunction": 400}, {"SagaLayer": None}])
+def test_layers_without_sam_build_output_are_not_measured(sizes: dict[str, int | None] | None) -> None:
+    goals = bench_report.goals(judged_report(packageBytes=sizes), ["SagaLayer"])
+
+    assert goals["layerBytes"]["value"] is None and goals["layerBytes"]["met"] is None
+    assert "layers not measured" in bench_report._goal_line(goals)
 
 
 def test_the_happy_order_costs_what_the_design_says(report: tuple[dict[str, Any], Path]) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from saga_cli.containers import stop
 from saga_cli.main import app
 
 SEED = json.loads((Path(__file__).parents[1] / "data" / "inventory.json").read_text())
@@ -222,8 +223,7 @@ def loopback_aws() -> Iterator[str]:
             pytest.fail("moto server did not start on loopback")
         yield url
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        stop(server, timeout=10)
 
 
 def test_a_stack_that_is_not_deployed_is_one_line_and_exit_1(state: Path, loopback_aws: str) -> None:

@@ -16,9 +16,9 @@ from botocore.exceptions import ClientError
 from engine_support import order, run, scenario, steps_recorded
 from order_saga.models import OrderStatus
 from saga_cli.alerts import AlertRule
-from saga_cli.engine import Invocation, LambdaFault
+from saga_cli.history import states_entered
+from saga_cli.invocations import Invocation, LambdaFault
 from saga_cli.redrive import unsuccessful_state
-from saga_cli.runner import states_entered
 
 HAPPY_PATH = ["CreateOrder", "ReserveInventory", "ChargePayment", "ShipOrder"]
 

@@ -33,10 +33,12 @@ from typing import Any
 
 from order_saga.errors import DuplicateOrder, InvalidOrder, InventoryUnavailable, PaymentDeclined, ShippingFailed
 from saga_cli import moto_speedups, prices
+from saga_cli.bench_report import goals
 from saga_cli.census import census
 from saga_cli.engine import table_name
 from saga_cli.functions import LambdaContext, load_handler
 from saga_cli.scenarios import SCENARIOS, read_input, scenario_path
+from saga_cli.targets import TargetOptions, open_target
 from saga_cli.template import ROOT, SagaTemplate, load
 
 #: The scenarios whose outcome each bench saga must reach: (status, error).
@@ -62,10 +64,6 @@ FULL_COLLECTION_EVERY = 50
 _OLDEST_GENERATION = 2
 WAIT_SECONDS = 60.0
 BUILD_DIR = ROOT / ".aws-sam" / "build"
-GOAL_OVERHEAD = 1.25
-GOAL_IMPORT = 2.5
-#: Below this many sagas per side the ratios are noise: the report gives figures but no goal verdict.
-MIN_SAGAS_FOR_VERDICT = 100
 _IMPORT_TIMER = "import time\nt = time.perf_counter()\nimport {module}\nprint((time.perf_counter() - t) * 1000)\n"
 
 
@@ -350,9 +348,8 @@ def package_sizes(template: SagaTemplate, build: Path = BUILD_DIR) -> dict[str, 
     """Bytes of each function and layer as ``sam build`` left them (unzipped), or why there are none."""
     if not build.is_dir():
         return {"packageBytes": None, "packageNote": f"no {build.relative_to(ROOT)}: run make build"}
-    layers = [k for k, v in template.raw["Resources"].items() if v["Type"] == "AWS::Serverless::LayerVersion"]
     sizes: dict[str, int | None] = {}
-    for logical_id in [*template.functions, *layers]:
+    for logical_id in [*template.functions, *template.layers]:
         folder = build / logical_id
         sizes[logical_id] = _tree_bytes(folder) if folder.is_dir() else None
     stale = _stale(template, build)
@@ -369,9 +366,9 @@ def _tree_bytes(folder: Path) -> int:
 def _stale(template: SagaTemplate, build: Path) -> list[str]:
     """Source files whose built copy differs."""
     pairs = [(f.source, build / logical_id / f.source.name) for logical_id, f in template.functions.items()]
-    for layer in template.layer_dirs:
+    for logical_id, layer in template.layers.items():
         for source in sorted((layer / "order_saga").glob("*.py")):
-            pairs.append((source, build / "SagaLayer" / "python" / "order_saga" / source.name))
+            pairs.append((source, build / logical_id / "python" / "order_saga" / source.name))
     return [
         str(source.relative_to(ROOT))
         for source, built in pairs
@@ -422,17 +419,15 @@ def _plenty_of_stock(target: Any, inputs: dict[str, dict[str, Any]]) -> None:
 
 
 @contextlib.contextmanager
-def _throwaway_engine(speedups: bool) -> Iterator[Any]:
-    """An embedded engine in a temporary folder, with stock no bench saga can run dry."""
-    from saga_cli.targets import TargetOptions, open_target  # noqa: PLC0415
-
+def _throwaway_engine(speedups: bool, inputs: dict[str, dict[str, Any]]) -> Iterator[Any]:
+    """An embedded engine in a temporary folder, with stock none of the ``inputs`` can run dry."""
     installed = moto_speedups.installed() if speedups else moto_speedups.disabled()
     with (
         tempfile.TemporaryDirectory(prefix="saga-bench-") as state,
         installed,
         open_target(TargetOptions(state_dir=Path(state) / "engine", keep_state=False)) as target,
     ):
-        _plenty_of_stock(target, _inputs())
+        _plenty_of_stock(target, inputs)
         yield target
 
 
@@ -451,9 +446,9 @@ def _census_each(sagas: Sagas, template: SagaTemplate, scenarios: list[str]) -> 
 
 def figures_per_scenario(scenarios: list[str]) -> dict[str, dict[str, Any]]:
     """One saga of each scenario on a throwaway engine, and what each cost in requests (``census``)."""
-    template = load()
-    with _throwaway_engine(speedups=True) as target:
-        sagas = Sagas(target, Direct(template), _inputs())
+    template, inputs = load(), _inputs()
+    with _throwaway_engine(True, inputs) as target:
+        sagas = Sagas(target, Direct(template), inputs)
         for scenario in scenarios:  # warm: the first saga pays for imports and caches, not requests
             sagas.engine(scenario)
         return _census_each(sagas, template, scenarios)
@@ -461,8 +456,9 @@ def figures_per_scenario(scenarios: list[str]) -> dict[str, dict[str, Any]]:
 
 def _on_the_engine(options: BenchOptions, template: SagaTemplate, progress: Progress) -> tuple[dict[str, Any], ...]:
     """Throughput per workload and the figures per scenario, from one engine in a throwaway folder."""
-    with _throwaway_engine(options.speedups) as target:
-        sagas = Sagas(target, Direct(template), _inputs())
+    inputs = _inputs()
+    with _throwaway_engine(options.speedups, inputs) as target:
+        sagas = Sagas(target, Direct(template), inputs)
         progress("warming up")
         for _ in range(WARMUP_ROUNDS):
             for scenario in SCENARIOS:
@@ -511,120 +507,9 @@ def run(options: BenchOptions, progress: Progress) -> dict[str, Any]:
     report["largestItemBytes"] = max(figures["largestItemBytes"] for figures in scenarios.values())
     report["costPerMillion"] = {scenario: cost_per_million(f, memory_gb) for scenario, f in scenarios.items()}
     report["prices"] = prices.as_json()
-    report["goals"] = goals(report)
+    report["goals"] = goals(report, list(template.layers))
     return report
 
 
 def _no_imports() -> dict[str, Any]:
     return {"importMs": None, "importBoto3Ms": None, "importRatio": None, "importRuns": 0}
-
-
-def goals(report: dict[str, Any]) -> dict[str, Any]:
-    """The issue's goals: ``overheadRatio`` (the happy path) at most 1.25, each import within 2.5 x boto3."""
-    imports = report.get("importRatio") or {}
-    judged = report["sagas"] >= MIN_SAGAS_FOR_VERDICT
-    return {
-        "judged": judged,
-        "overheadRatio": {
-            "limit": GOAL_OVERHEAD,
-            "value": report["overheadRatio"],
-            "met": report["overheadRatio"] <= GOAL_OVERHEAD if judged else None,
-            "byWorkload": {name: w["overheadRatio"] for name, w in report["workloads"].items()},
-        },
-        "importRatio": {
-            "limit": GOAL_IMPORT,
-            "worst": max(imports.values()) if imports else None,
-            "met": max(imports.values()) <= GOAL_IMPORT if imports else None,
-        },
-    }
-
-
-# Printing ------------------------------------------------------------------------------------------------
-
-
-def render(report: dict[str, Any]) -> list[str]:
-    """The report as a person reads it."""
-    m = report["machine"]
-    lines = [
-        f"Machine: {m['cpus']} CPUs ({m['cpuModel']}), Python {m['python']}, {m['system']}, "
-        f"load {m['loadAverage']}; moto speed-ups {'on' if report['speedups'] else 'off'}",
-        "",
-        f"Throughput: {report['sagas']} sagas per side and workload, engine and direct alternating",
-        f"{'workload':<9}{'engine/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'cpu ms':>9}"
-        f"{'direct/s':>10}{'p50 ms':>9}{'p95 ms':>9}{'cpu ms':>9}{'overhead':>10}{'(cpu)':>8}",
-    ]
-    for name, w in report["workloads"].items():
-        e, d = w["engine"], w["direct"]
-        lines.append(
-            f"{name:<9}{e['perSecond']:>10.1f}{e['p50Ms']:>9.1f}{e['p95Ms']:>9.1f}{e['cpuMsPerSaga']:>9.1f}"
-            f"{d['perSecond']:>10.1f}{d['p50Ms']:>9.1f}{d['p95Ms']:>9.1f}{d['cpuMsPerSaga']:>9.1f}"
-            f"{w['overheadRatio']:>10.2f}{w['overheadRatioCpu']:>8.2f}"
-        )
-    for name, w in report["workloads"].items():
-        spread = w["overheadRatioBlocks"]
-        if spread:
-            lines.append(
-                f"  {name}: overhead of each of {spread['blocks']} blocks: {spread['min']:.2f} to {spread['max']:.2f}"
-                f" (median {spread['median']:.2f}); garbage collector ms/saga: engine "
-                f"{w['engine']['gcMsPerSaga']:.1f} ({w['engine']['fullCollections']} full), direct "
-                f"{w['direct']['gcMsPerSaga']:.1f} ({w['direct']['fullCollections']} full)"
-            )
-    lines += ["", _cold_start_title(report), f"{'function / layer':<36}{'import ms':>10}{'x boto3':>9}{'bytes':>12}"]
-    sizes = report["packageBytes"] or {}
-    for name in dict.fromkeys([*(report["importMs"] or {}), *sizes]):
-        ms = (report["importMs"] or {}).get(name)
-        ratio = (report["importRatio"] or {}).get(name)
-        size = sizes.get(name)
-        lines.append(
-            f"{name:<36}{'' if ms is None else f'{ms:.0f}':>10}{'' if ratio is None else f'{ratio:.2f}':>9}"
-            f"{'' if size is None else f'{size:,}':>12}"
-        )
-    lines.append(f"({report['packageNote']})")
-    lines += [
-        "",
-        "Per scenario: one execution each",
-        f"{'scenario':<18}{'transitions':>12}{'invocations':>12}{'ddb writes':>11}{'(idem)':>7}{'reads':>6}"
-        f"{'WRU':>6}{'RRU':>6}{'$/M Standard':>14}{'$/M Express':>13}",
-    ]
-    for scenario, cost in report["costPerMillion"].items():
-        lines.append(
-            f"{scenario:<18}{report['transitions'][scenario]:>12}{report['lambdaInvocations'][scenario]:>12}"
-            f"{report['dynamodbWrites'][scenario]:>11}{report['idempotencyWrites'][scenario]:>7}"
-            f"{report['dynamodbReads'][scenario]:>6}{report['writeUnits'][scenario]:>6g}"
-            f"{report['readUnits'][scenario]:>6g}{cost['standard']:>14.2f}{cost['express']:>13.2f}"
-        )
-    p = report["prices"]
-    lines += [
-        f"Largest item written: {report['largestItemBytes']} bytes.",
-        f"Prices: {p['region']} list prices checked {p['checked']} ({p['source']}); "
-        f"Lambda duration assumed {p['assumedInvocationMs']} ms per invocation.",
-        "",
-        _goal_line(report["goals"]),
-    ]
-    return lines
-
-
-def _cold_start_title(report: dict[str, Any]) -> str:
-    if report["importBoto3Ms"] is None:
-        return "Cold start: not measured (--import-runs 0)"
-    return (
-        f"Cold start: import in a fresh interpreter, no .pyc, median of {report['importRuns']}; "
-        f"import boto3 {report['importBoto3Ms']:.0f} ms"
-    )
-
-
-def _goal_line(goals: dict[str, Any]) -> str:
-    overhead, imports = goals["overheadRatio"], goals["importRatio"]
-    if not goals.get("judged", True):
-        return f"Goals: not judged on so few sagas (--sagas {MIN_SAGAS_FOR_VERDICT} or more gives a verdict)"
-    others = ", ".join(f"{name} {ratio:.2f}" for name, ratio in overhead["byWorkload"].items() if name != "happy")
-    parts = [
-        f"overheadRatio {overhead['value']:.2f} on the happy path "
-        f"(goal <= {overhead['limit']}: {'met' if overhead['met'] else 'NOT met'}; {others})"
-    ]
-    if imports["worst"] is not None:
-        parts.append(
-            f"slowest import {imports['worst']:.2f} x boto3 "
-            f"(goal <= {imports['limit']}: {'met' if imports['met'] else 'NOT met'})"
-        )
-    return "Goals: " + "; ".join(parts)

@@ -28,9 +28,9 @@ from order_saga.models import OrderStatus
 from order_saga.providers import SimulatedPayments
 from order_saga.store import default_store
 from saga_cli.alerts import Alert, AlertRule, business_outcomes, by_error
-from saga_cli.engine import Invocation
 from saga_cli.faults import KINDS, FaultPlan, compensation_states
 from saga_cli.invariants import Ledger, Violation, check, lost_to_conflicts
+from saga_cli.invocations import Invocation
 from saga_cli.runner import ExecutionResult, result_of, run_many
 from saga_cli.scenarios import Start
 from saga_cli.targets import TargetOptions, open_target

@@ -105,12 +105,17 @@ def moto_server(host: str) -> Iterator[str]:
         _wait_for(url, server)
         yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop(server, timeout=10)
         log.close()
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Ask a server to stop, and kill it if it has not within ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def reset(url: str) -> None:

@@ -33,7 +33,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from saga_cli.engine import Invocation, LambdaFault
+from saga_cli.invocations import Invocation, LambdaFault
 from saga_cli.template import SagaTemplate
 
 FORWARD_KINDS = ("transient", "timeout", "crash-after-write", "duplicate")

@@ -6,8 +6,12 @@ Everything comes from the ASL file: one node per state, one edge per ``Next``, `
 only a ``Catch`` leads to it. An execution's history gives the states it entered; the state whose task
 failed and was caught (or ended the execution) is marked failed, the Fail state it ended in too.
 
-The SVG is drawn here (no browser, no Mermaid CLI): states in layers by their longest distance from the
-start, ordered within a layer to keep edges short, edges as curves with their labels.
+The SVG is drawn here: states in layers by their longest distance from the start, ordered within a layer
+to keep edges short, edges as curves with their labels. Kept because no well-kept library draws it without
+a browser or a system package (checked 2026-12): graphviz and pydot drive Graphviz's ``dot`` binary (a
+system package); Mermaid's renderer (mermaid-cli) runs in a headless Chromium (puppeteer); networkx draws
+only through matplotlib or Graphviz; grandalf, the pure-Python layered layout, had its last release in
+January 2023 and only places nodes, so the SVG would still be written here.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Ctrl-C for the ``saga`` command: exit 130 with one line, at any moment, leaving the state folder whole.
 
-The console entry point installs a SIGINT handler before the heavy imports (moto takes a second or two),
-so even an early Ctrl-C ends quietly. While a command holds the embedded engine's state (``deferred()``),
-the first Ctrl-C only asks it to stop: no new execution starts, the running ones finish and are saved
-with their table changes, then the command exits 130. A second Ctrl-C stops at once; the folder then
-holds what its last commit saved, which is whole by construction (see ``state``).
+The console entry point (``console``) installs a SIGINT handler before the heavy imports (moto takes a
+second or two), so even an early Ctrl-C ends quietly. While a command holds the embedded engine's state
+(``deferred()``), the first Ctrl-C only asks it to stop: no new execution starts, the running ones finish
+and are saved with their table changes, then the command exits 130. A second Ctrl-C stops at once; the
+folder then holds what its last commit saved, which is whole by construction (see ``state``).
 """
 
 from __future__ import annotations
@@ -44,10 +44,10 @@ def _on_sigint(_signum: int, _frame: FrameType | None) -> None:
     if _deferring and not _requested.is_set():
         _requested.set()
         return
-    _exit_now("saga: interrupted again; stopped at once" if _requested.is_set() else "saga: interrupted")
+    exit_now("saga: interrupted again; stopped at once" if _requested.is_set() else "saga: interrupted")
 
 
-def _exit_now(line: str) -> None:
+def exit_now(line: str) -> None:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, RuntimeError, ValueError):  # a closed pipe, or an interrupted write
             stream.flush()
@@ -58,16 +58,3 @@ def _exit_now(line: str) -> None:
 def install() -> None:
     """Handle Ctrl-C as this module says (only in the process that runs the command, never in tests)."""
     signal.signal(signal.SIGINT, _on_sigint)
-
-
-def main() -> None:  # pragma: no cover - the console entry point; tests run it as a process
-    """``saga``: handle Ctrl-C from the first instant, then load and run the command."""
-    install()
-    from saga_cli.main import app  # noqa: PLC0415  (after the handler: this import takes a while)
-
-    try:
-        app()
-    except SystemExit as done:
-        if requested() and done.code != EXIT_INTERRUPTED:
-            _exit_now("saga: interrupted")
-        raise

@@ -12,11 +12,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from saga_cli.engine import WAIT_LIMIT_SECONDS
+from saga_cli.history import states_entered
 from saga_cli.scenarios import Start
-from saga_cli.targets import Target
+from saga_cli.targets import OnState, Target
 
-OnState = Callable[[str, str], None]  # (execution name, state entered)
 OnStarted = Callable[[Start, str], None]  # (what was started, execution ARN)
 
 
@@ -53,15 +52,6 @@ class ExecutionResult:
         }
 
 
-def states_entered(history: Sequence[dict[str, Any]]) -> list[str]:
-    """The names of the states entered, in order (a retried task is entered once)."""
-    return [
-        event["stateEnteredEventDetails"]["name"]
-        for event in history
-        if event["type"].endswith("StateEntered") and "stateEnteredEventDetails" in event
-    ]
-
-
 def run_one(
     target: Target,
     start: Start,
@@ -79,7 +69,7 @@ def run_one(
         return replace(existing(target, start), label=start.label)
     if on_started:
         on_started(start, arn)
-    describe = wait(target, arn, start.name, on_state)
+    describe = target.wait(arn, start.name, on_state)
     history = target.history(arn) if with_history else []
     target.finished(arn, describe, history)
     return replace(result_of(target, describe, history, int((time.monotonic() - began) * 1000)), label=start.label)
@@ -90,31 +80,8 @@ def existing(target: Target, start: Start) -> ExecutionResult:
     arn = target.execution_arn(start.name)
     describe = target.describe(arn)
     if describe["status"] == "RUNNING":
-        describe = wait(target, arn, start.name)
+        describe = target.wait(arn, start.name)
     return replace(result_of(target, describe, target.history(arn), 0), already_exists=True)
-
-
-def wait(target: Target, arn: str, name: str, on_state: OnState | None = None) -> dict[str, Any]:
-    """Poll until the execution ends, reporting each state as it is entered."""
-    deadline = time.monotonic() + WAIT_LIMIT_SECONDS
-    if on_state is None and target.engine is not None:
-        # The embedded engine says when an execution ends: no polling needed.
-        if not target.engine.completions.wait(arn, WAIT_LIMIT_SECONDS):
-            raise TimeoutError(f"execution {name} still running after {WAIT_LIMIT_SECONDS} s")
-        return target.describe(arn)
-    seen = 0
-    while True:
-        describe = target.describe(arn)
-        if on_state is not None:
-            path = states_entered(target.history(arn))
-            for state in path[seen:]:
-                on_state(name, state)
-            seen = len(path)
-        if describe["status"] != "RUNNING":
-            return describe
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"execution {name} still running after {WAIT_LIMIT_SECONDS} s")
-        time.sleep(target.poll_seconds)
 
 
 def result_of(

@@ -4,7 +4,8 @@ Step Functions and DynamoDB clients, so every command takes the same code path o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,13 +15,24 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from order_saga.store import SagaStore
-from saga_cli.engine import DEFAULT_CLOCK, REGION, EmbeddedEngine, EngineError, jsonable, table_name
+from saga_cli.engine import (
+    DEFAULT_CLOCK,
+    REGION,
+    WAIT_LIMIT_SECONDS,
+    EmbeddedEngine,
+    EngineError,
+    jsonable,
+    table_name,
+)
+from saga_cli.history import states_entered
 from saga_cli.redrive import NotRedrivable, ended_in_fail_state
 from saga_cli.sfn_inprocess import InProcessStepFunctions
 from saga_cli.template import load, stock_shards
 
 LOCALSTACK_REGION = "us-east-1"
 DEFAULT_STACK = "order-saga"
+
+OnState = Callable[[str, str], None]  # (execution name, state entered)
 
 
 class TargetError(Exception):
@@ -135,14 +147,34 @@ class Target:
                 if exc.response["Error"]["Code"] in ("ExecutionNotRedrivable", "ExecutionDoesNotExist"):
                     raise NotRedrivable(exc.response["Error"].get("Message", "not redrivable")) from None
                 raise
-            from saga_cli.runner import wait  # noqa: PLC0415  (runner imports this module)
-
-            return wait(self, arn, arn.rsplit(":", 1)[-1])
+            return self.wait(arn, arn.rsplit(":", 1)[-1])
         describe, history = self.engine.redrive(self.describe(arn), self.history(arn))
         self._live.discard(arn)
         self._redriven[arn] = {"describe": describe, "history": history}
         self.engine.archive(describe, history)
         return describe
+
+    def wait(self, arn: str, name: str, on_state: OnState | None = None) -> dict[str, Any]:
+        """Poll until the execution ends, reporting each state as it is entered."""
+        deadline = time.monotonic() + WAIT_LIMIT_SECONDS
+        if on_state is None and self.engine is not None:
+            # The embedded engine says when an execution ends: no polling needed.
+            if not self.engine.completions.wait(arn, WAIT_LIMIT_SECONDS):
+                raise TimeoutError(f"execution {name} still running after {WAIT_LIMIT_SECONDS} s")
+            return self.describe(arn)
+        seen = 0
+        while True:
+            describe = self.describe(arn)
+            if on_state is not None:
+                path = states_entered(self.history(arn))
+                for state in path[seen:]:
+                    on_state(name, state)
+                seen = len(path)
+            if describe["status"] != "RUNNING":
+                return describe
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {name} still running after {WAIT_LIMIT_SECONDS} s")
+            time.sleep(self.poll_seconds)
 
     def executions(self, limit: int) -> list[dict[str, Any]]:
         """Recent executions, newest first (at most ``limit``; 0 for all)."""

@@ -64,8 +64,13 @@ class SagaTemplate:
     #: ``${Name}`` in the ASL -> (logical id, attribute) it is filled from.
     substitutions: dict[str, tuple[str, str]]
     definition_path: Path
-    layer_dirs: list[Path]
+    #: Each ``AWS::Serverless::LayerVersion``'s logical id -> its content folder.
+    layers: dict[str, Path]
     raw: dict[str, Any]
+
+    @property
+    def layer_dirs(self) -> list[Path]:
+        return list(self.layers.values())
 
     def environment(self, function_id: str, refs: dict[str, str]) -> dict[str, str]:
         """A function's environment with each ``!Ref`` replaced by ``refs[logical id]``."""
@@ -99,7 +104,7 @@ def parse(text: str, root: Path = ROOT) -> SagaTemplate:
     resources: dict[str, Any] = raw["Resources"]
     global_fn = raw.get("Globals", {}).get("Function", {})
     global_env = global_fn.get("Environment", {}).get("Variables", {})
-    tables, functions, layer_dirs = {}, {}, []
+    tables, functions, layers = {}, {}, {}
     substitutions: dict[str, tuple[str, str]] = {}
     definition: Path | None = None
     for logical_id, resource in resources.items():
@@ -125,7 +130,7 @@ def parse(text: str, root: Path = ROOT) -> SagaTemplate:
                 int(settings.get("MemorySize", 128)),
             )
         elif kind == "AWS::Serverless::LayerVersion":
-            layer_dirs.append(root / props["ContentUri"])
+            layers[logical_id] = root / props["ContentUri"]
         elif kind == "AWS::Serverless::StateMachine":
             if definition is not None:
                 raise TemplateError("more than one state machine")
@@ -133,7 +138,7 @@ def parse(text: str, root: Path = ROOT) -> SagaTemplate:
             substitutions = {name: _getatt(value) for name, value in props.get("DefinitionSubstitutions", {}).items()}
     if definition is None:
         raise TemplateError("template.yaml has no AWS::Serverless::StateMachine")
-    return SagaTemplate(tables, functions, substitutions, definition, layer_dirs, raw)
+    return SagaTemplate(tables, functions, substitutions, definition, layers, raw)
 
 
 @functools.cache

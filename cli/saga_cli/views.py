@@ -15,8 +15,9 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from saga_cli.runner import ExecutionResult, OnState
+from saga_cli.runner import ExecutionResult
 from saga_cli.scenarios import SCENARIOS, Start
+from saga_cli.targets import OnState
 
 if TYPE_CHECKING:
     from saga_cli.alerts import Alert
