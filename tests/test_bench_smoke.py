@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from saga_cli import bench, bench_report, census, prices
+from saga_cli import bench, bench_packages, bench_report, census, prices
 from saga_cli.bench_report import render
 from saga_cli.main import app
 from saga_cli.template import load
@@ -179,8 +179,10 @@ def test_a_function_import_is_timed_without_bytecode() -> None:
     template = load()
     function = template.functions["ShipOrderFunction"]
 
-    ms = bench.import_ms(
-        "app", [function.code_uri, *template.layer_dirs], bench._lambda_environment(template, "ShipOrderFunction")
+    ms = bench_packages.import_ms(
+        "app",
+        [function.code_uri, *template.layer_dirs],
+        bench_packages.lambda_environment(template, "ShipOrderFunction"),
     )
 
     assert 1 < ms < 60_000

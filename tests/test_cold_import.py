@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from saga_cli import bench
+from saga_cli import bench_packages
 from saga_cli.template import load
 
 _PROBE = (
@@ -21,7 +21,7 @@ def test_a_function_imports_with_tracing_on_and_patches_only_botocore() -> None:
     template = load()
     function = template.functions["ShipOrderFunction"]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "AWS_", "POWERTOOLS_"))}
-    env |= bench._lambda_environment(template, "ShipOrderFunction")
+    env |= bench_packages.lambda_environment(template, "ShipOrderFunction")
     env["PYTHONPATH"] = os.pathsep.join(str(p) for p in [function.code_uri, *template.layer_dirs])
     done = subprocess.run(
         [sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, check=True, timeout=120
