@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from saga_cli import graph
+from saga_cli import graph, graph_svg
 from saga_cli.main import app
 from saga_cli.template import ROOT, load
 
@@ -155,7 +155,7 @@ def test_the_svg_of_any_definition_is_well_formed_even_with_a_loop() -> None:
     }
     flow = graph.flow_of(definition)
 
-    root = ET.fromstring(graph.svg(flow))
+    root = ET.fromstring(graph_svg.svg(flow))
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
     nodes, edges = parse(graph.mermaid(flow))
     assert graph.node_id("Wait a bit") in nodes and graph.node_id("Done?") in nodes
@@ -172,14 +172,14 @@ def test_the_taken_path_is_drawn_over_every_untaken_edge_and_label(saga: Any) ->
 
     drawn = [
         (element.tag.rsplit("}", 1)[1], element.get("stroke") or element.get("fill"))
-        for element in ET.fromstring(graph.svg(flow, path))
+        for element in ET.fromstring(graph_svg.svg(flow, path))
         if element.tag.endswith(("path", "text"))
     ]
     untaken = [i for i, (_tag, colour) in enumerate(drawn) if colour == "#d0d0d0"]
     taken_lines = [i for i, (tag, colour) in enumerate(drawn) if tag == "path" and colour == "#1565c0"]
     assert untaken and len(taken_lines) == len(path.edges_taken(flow))
     assert max(untaken) < min(taken_lines), "an untaken edge or label drawn over the taken path"
-    plain = [element.tag.rsplit("}", 1)[1] for element in ET.fromstring(graph.svg(flow))]
+    plain = [element.tag.rsplit("}", 1)[1] for element in ET.fromstring(graph_svg.svg(flow))]
     labels = [i for i, tag in enumerate(plain) if tag == "text"][1:]  # after the title
     lines = [i for i, tag in enumerate(plain) if tag == "path"]
     assert max(lines) < min(labels), "a line drawn across a label"

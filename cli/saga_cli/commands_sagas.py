@@ -271,6 +271,7 @@ def graph(
 ) -> None:
     """Print the state machine as a Mermaid flowchart; with an execution, its path drawn on it."""
     from saga_cli import graph as flowchart  # noqa: PLC0415  (only this command needs it)
+    from saga_cli.graph_svg import svg as drawing  # noqa: PLC0415
 
     flow = flowchart.load_flow()
     run_ = None
@@ -281,5 +282,5 @@ def graph(
     typer.echo(flowchart.mermaid(flow, run_), nl=False)
     if svg is not None:
         svg.parent.mkdir(parents=True, exist_ok=True)
-        svg.write_text(flowchart.svg(flow, run_), encoding="utf-8")
+        svg.write_text(drawing(flow, run_), encoding="utf-8")
         typer.echo(f"Wrote {svg}", err=True)
