@@ -220,7 +220,8 @@ def run_chaos(
                 rule = AlertRule(engine.template, engine.state_machine_arn)
                 alerts = [alert for result in results if (alert := _alert(rule, result)) is not None]
                 gave_up = [r for r in results if r.order and r.order["status"] == OrderStatus.COMPENSATION_FAILED]
-                lost = [r for r in results if r.error == "StoreUnavailable" and r.name not in {g.name for g in gave_up}]
+                gave_up_names = {r.name for r in gave_up}
+                lost = [r for r in results if r.error == "StoreUnavailable" and r.name not in gave_up_names]
                 violations = lost_to_conflicts(lost, [r for r in results if plan.lost_to_conflicts(r.name)], alerts)
                 for result in gave_up + lost:
                     # The operator's side: read the alert, fix the cause, redrive.

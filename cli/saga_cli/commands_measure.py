@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from order_saga.settings import MAX_STOCK_SHARDS
 from saga_cli.cli_app import Json, fail
 from saga_cli.engine import EngineError
 from saga_cli.scenarios import SCENARIOS
@@ -84,7 +85,7 @@ def capacity(
         typer.Option(
             "--stock-shards",
             min=1,
-            max=10,
+            max=MAX_STOCK_SHARDS,
             metavar="N",
             help="Stock items per SKU; template.yaml's STOCK_SHARDS by default.",
         ),

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from order_saga.settings import MAX_STOCK_SHARDS
 from saga_cli import interrupts, views
 from saga_cli.cli_app import ExecutionName, Json, StateDir, fail, target_for
 from saga_cli.engine import SEED_FILE, EngineError
@@ -237,7 +238,9 @@ def chaos(
     ] = 8,
     stock_shards: Annotated[
         int,
-        typer.Option("--stock-shards", min=1, max=10, metavar="N", help="Stock items per SKU (the hot-SKU layout)."),
+        typer.Option(
+            "--stock-shards", min=1, max=MAX_STOCK_SHARDS, metavar="N", help="Stock items per SKU (the hot-SKU layout)."
+        ),
     ] = 1,
     as_json: Json = False,
 ) -> None:

@@ -50,6 +50,7 @@ class InProcessStepFunctions:
         self._parser = create_parser(protocol)
         # moto serialises with its own copy of the service model.
         self._moto_model = get_service_model("stepfunctions")
+        self._moto_operations = {method: self._moto_model.operation_model(op) for method, op in IN_PROCESS.items()}
         self._serializer = get_serializer_class("stepfunctions", protocol)
 
     def __getattr__(self, name: str) -> Any:
@@ -80,9 +81,7 @@ class InProcessStepFunctions:
         except HTTPException as exc:  # moto's older error style: the JSON error body is the description
             result, status, headers, body = None, exc.code or 500, dict(exc.get_headers()), exc.description
         if result is not None:
-            context = ActionContext(
-                self._moto_model, self._moto_model.operation_model(operation.name), self._serializer, response
-            )
+            context = ActionContext(self._moto_model, self._moto_operations[method], self._serializer, response)
             status, headers, body = result.execute_result(context)
         parsed: dict[str, Any] = self._parser.parse(
             {"status_code": status, "headers": headers, "body": body.encode() if isinstance(body, str) else body},

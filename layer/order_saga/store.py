@@ -220,12 +220,11 @@ class SagaStore:
             levels = self._shard_levels([line.sku for line in lines])
             planned = plan_takes(order_id, lines, levels, self.stock_shards)
             if planned is None:
+                totals = {sku: sum(shards.values()) for sku, shards in levels.items()}
                 short = [
-                    f"{line.sku} has {sum(levels[line.sku].values())}, {line.quantity} wanted"
-                    if levels.get(line.sku)
-                    else f"{line.sku} is unknown"
+                    _short(line.sku, totals.get(line.sku), line.quantity)
                     for line in lines
-                    if sum(levels.get(line.sku, {}).values()) < line.quantity
+                    if totals.get(line.sku, 0) < line.quantity
                 ]
                 raise InventoryUnavailable("Inventory unavailable: " + "; ".join(short))
             if len(planned) >= _MAX_TRANSACTION_ITEMS:
@@ -414,9 +413,12 @@ class SagaStore:
     @staticmethod
     def _shortage(line: StockTaken, reason: Mapping[str, Any]) -> str:
         item = reason.get("Item")
-        if not item:
-            return f"{line.sku} is unknown"
-        return f"{line.sku} has {item['available']['N']}, {line.quantity} wanted"
+        return _short(line.sku, int(item["available"]["N"]) if item else None, line.quantity)
+
+
+def _short(sku: str, have: int | None, wanted: int) -> str:
+    """One SKU's part of an ``InventoryUnavailable`` reason (``None``: no stock item); the chaos checks read it."""
+    return f"{sku} is unknown" if have is None else f"{sku} has {have}, {wanted} wanted"
 
 
 def _failed(reason: Mapping[str, Any]) -> bool:
