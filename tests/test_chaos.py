@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -10,7 +12,8 @@ from typer.testing import CliRunner
 
 from order_saga.models import LineItem, OrderRecord, OrderStatus, ReservationState
 from order_saga.store import SagaStore
-from saga_cli.chaos import run_chaos
+from saga_cli import parallel
+from saga_cli.chaos import SAGAS_PER_WORKER, default_workers, run_chaos
 from saga_cli.faults import KINDS, FaultPlan
 from saga_cli.invariants import check
 from saga_cli.main import app
@@ -63,6 +66,49 @@ def test_chaos_reports_a_broken_promise(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 HELD = ReservationState.HELD
+
+
+def test_workers_share_the_orders_and_every_promise_is_checked_in_each() -> None:
+    seen: list[str] = []
+
+    split = run_chaos(sagas=300, seed=4, concurrency=8, workers=2, on_result=lambda r: seen.append(r.name))
+    whole = run_chaos(sagas=300, seed=4, concurrency=8)
+
+    summary = split.to_json()
+    assert summary["workers"] == 2 and "--workers 2" in summary["replay"]
+    assert summary["violations"] == 0, summary["firstViolations"]
+    assert sorted(seen) == sorted(f"chaos-4-{n:06d}" for n in range(300)), "every result reached the caller"
+    assert summary["orderKinds"] == whole.to_json()["orderKinds"], "the same orders, however split"
+    assert sum(summary["outcomes"].values()) == 300
+    assert summary["faultsInjected"]["duplicate"] > 0 and summary["redriven"] == whole.redriven
+
+
+def test_violations_found_by_any_worker_are_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the broken release of the test above, and workers run here (a spawned process would not see it)
+    original = SagaStore.release
+
+    def release_twice(self: SagaStore, order_id: str, lines: Any, to: OrderStatus) -> None:
+        original(self, order_id, lines, to)
+        self.put_stock({line.sku: self.stock([line.sku])[line.sku] + line.quantity for line in lines})
+
+    def in_this_process(job: Any, arguments: list[tuple[Any, ...]], on_item: Any) -> list[Any]:
+        monkeypatch.setattr(parallel, "_outbox", SimpleNamespace(send=lambda message: on_item(message[1])))
+        return [job(*args) for args in arguments]
+
+    monkeypatch.setattr(SagaStore, "release", release_twice)
+    monkeypatch.setattr(parallel, "run", in_this_process)
+
+    report = run_chaos(sagas=160, seed=3, concurrency=8, workers=2)
+
+    conserved = Counter(v.subject for v in report.violations if v.rule == "stock conserved")
+    assert conserved and max(conserved.values()) == 2, f"each worker checks its own stock: {conserved}"
+
+
+def test_default_workers_one_per_cpu_and_per_250_sagas(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "usable_cpus", lambda: 4)
+
+    assert [default_workers(n) for n in (1, 40, 499, 500, 1000, 10_000)] == [1, 1, 1, 2, 4, 4]
+    assert str(SAGAS_PER_WORKER) in CliRunner().invoke(app, ["chaos", "--help"]).stdout
 
 
 def _order(order_id: str, **fields: Any) -> OrderRecord:

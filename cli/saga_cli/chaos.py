@@ -27,6 +27,7 @@ from order_saga import providers
 from order_saga.models import OrderStatus
 from order_saga.providers import SimulatedPayments
 from order_saga.store import default_store
+from saga_cli import parallel
 from saga_cli.alerts import Alert, AlertRule, business_outcomes, by_error
 from saga_cli.faults import KINDS, FaultPlan, compensation_states
 from saga_cli.invariants import Ledger, Violation, check, lost_to_conflicts
@@ -39,6 +40,8 @@ SKUS = ("WIDGET-1", "GADGET-2", "GIZMO-3")
 #: The SKU on flash sale: many orders at once for little stock, its reservations meeting TransactionConflict.
 HOT_SKU = "FLASH-1"
 #: Business outcomes mixed into the run, with their weights.
+#: Orders a worker process must have to be worth its start-up (a fresh interpreter and engine: a few seconds).
+SAGAS_PER_WORKER = 250
 MIX = {"happy": 62, "declined": 8, "undeliverable": 7, "out-of-stock": 6, "scarce": 4, "flash-sale": 8, "invalid": 5}
 _ADDRESS = {"name": "Ada Lovelace", "line1": "12 St James's Square", "city": "London", "postcode": "SW1Y 4JH"}
 
@@ -144,6 +147,20 @@ class IdempotencyRecords:
 
 
 @dataclass
+class World:
+    """What one engine, with its own tables and its own share of the orders, found."""
+
+    outcomes: Counter[str]
+    faults: Counter[str]
+    redriven: int
+    violations: list[Violation]
+    provider_calls: Counter[str]
+    #: What NeedsAHumanRule would have sent, by error name.
+    alerts: Counter[str]
+    seconds: float
+
+
+@dataclass
 class ChaosReport:
     sagas: int
     seed: int
@@ -155,6 +172,7 @@ class ChaosReport:
     provider_calls: Counter[str]
     seconds: float
     stock_shards: int = 1
+    workers: int = 1
     replay: str = ""
     by_kind: Counter[str] = field(default_factory=Counter)
     #: What NeedsAHumanRule would have sent, by error name.
@@ -165,6 +183,7 @@ class ChaosReport:
             "sagas": self.sagas,
             "seed": self.seed,
             "concurrency": self.concurrency,
+            "workers": self.workers,
             "stockShards": self.stock_shards,
             "outcomes": dict(sorted(self.outcomes.items())),
             "orderKinds": dict(sorted(self.by_kind.items())),
@@ -181,6 +200,11 @@ class ChaosReport:
         }
 
 
+def default_workers(sagas: int) -> int:
+    """One process per usable CPU, but at most one per ``SAGAS_PER_WORKER`` orders (each costs a start-up)."""
+    return max(1, min(parallel.usable_cpus(), sagas // SAGAS_PER_WORKER))
+
+
 def run_chaos(
     sagas: int,
     seed: int,
@@ -188,10 +212,55 @@ def run_chaos(
     on_result: Callable[[ExecutionResult], None] | None = None,
     state_dir: Path | None = None,
     stock_shards: int = 1,
+    workers: int = 1,
 ) -> ChaosReport:
+    """``sagas`` random orders from ``seed``; with ``workers`` > 1, order i goes to process i mod workers, each
+    process with its own engine and tables (stock in proportion to its share), ``concurrency`` at once in
+    each. Faults depend only on the seed and the order, so every order meets the same faults either way."""
     rng = random.Random(seed)  # noqa: S311 (reproducible test data, not security)
     orders = [random_order(rng, seed, index) for index in range(sagas)]
-    stock = initial_stock(sagas)
+    workers = min(workers, sagas)
+    began = time.monotonic()
+    if workers == 1:
+        worlds = [run_world(seed, orders, concurrency, stock_shards, on_result, state_dir)]
+    else:
+        shares = [(seed, orders[index::workers], concurrency, stock_shards) for index in range(workers)]
+        worlds = parallel.run(run_share, shares, on_result or (lambda _result: None))
+    return ChaosReport(
+        sagas=sagas,
+        seed=seed,
+        concurrency=concurrency,
+        workers=workers,
+        outcomes=sum((w.outcomes for w in worlds), Counter()),
+        faults=sum((w.faults for w in worlds), Counter()),
+        redriven=sum(w.redriven for w in worlds),
+        alerts=dict(sorted(sum((w.alerts for w in worlds), Counter()).items())),
+        violations=[violation for w in worlds for violation in w.violations],
+        provider_calls=sum((w.provider_calls for w in worlds), Counter()),
+        # One engine: its sagas' time. Several: the wall clock, each process's start-up included.
+        seconds=worlds[0].seconds if workers == 1 else time.monotonic() - began,
+        stock_shards=stock_shards,
+        replay=f"saga chaos --sagas {sagas} --seed {seed} --concurrency {concurrency} --workers {workers}"
+        + (f" --stock-shards {stock_shards}" if stock_shards > 1 else ""),
+        by_kind=Counter(kind for kind, _ in orders),
+    )
+
+
+def run_share(seed: int, orders: list[tuple[str, dict[str, Any]]], concurrency: int, stock_shards: int) -> World:
+    """One worker's share of a run (in a spawned process): each result goes back as it ends."""
+    return run_world(seed, orders, concurrency, stock_shards, on_result=parallel.send)
+
+
+def run_world(
+    seed: int,
+    orders: list[tuple[str, dict[str, Any]]],
+    concurrency: int,
+    stock_shards: int,
+    on_result: Callable[[ExecutionResult], None] | None = None,
+    state_dir: Path | None = None,
+) -> World:
+    """Run ``orders`` on a new embedded engine under their faults, redrive what needs a human, check."""
+    stock = initial_stock(len(orders))
     with tempfile.TemporaryDirectory(prefix="saga-chaos-") as scratch:
         options = TargetOptions(state_dir=state_dir or Path(scratch), keep_state=False)
         shards = mock.patch.dict(os.environ, {"STOCK_SHARDS": str(stock_shards)})
@@ -237,22 +306,14 @@ def run_chaos(
             violations += check(stock, target.store.stock(), target.store.orders(), results, payments.ledger)
             violations += [Violation("duplicate delivery has one answer", "-", m) for m in plan.mismatches]
             violations += _alert_violations(gave_up, alerts, business_outcomes(engine.template))
-    outcomes = Counter(r.error or r.status for r in results)
-    return ChaosReport(
-        sagas=sagas,
-        seed=seed,
-        concurrency=concurrency,
-        outcomes=outcomes,
+    return World(
+        outcomes=Counter(r.error or r.status for r in results),
         faults=plan.injected,
         redriven=len(gave_up) + len(lost),
-        alerts=by_error(alerts),
         violations=violations,
         provider_calls=payments.calls,
+        alerts=Counter(by_error(alerts)),
         seconds=seconds,
-        stock_shards=stock_shards,
-        replay=f"saga chaos --sagas {sagas} --seed {seed} --concurrency {concurrency}"
-        + (f" --stock-shards {stock_shards}" if stock_shards > 1 else ""),
-        by_kind=Counter(kind for kind, _ in orders),
     )
 
 

@@ -234,8 +234,22 @@ def chaos(
         int, typer.Option("--seed", metavar="S", help="Decides the orders and the faults: replay with the same.")
     ] = 1,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, max=64, metavar="N", help="Executions at once.")
+        int, typer.Option("--concurrency", min=1, max=64, metavar="N", help="Executions at once in each worker.")
     ] = 8,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            metavar="N",
+            help=(
+                "Processes, each with its own engine and a share of the orders. Default: one per CPU, "
+                "at most one per 250 sagas."
+            ),
+            show_default=False,
+        ),
+    ] = None,
     stock_shards: Annotated[
         int,
         typer.Option(
@@ -245,11 +259,18 @@ def chaos(
     as_json: Json = False,
 ) -> None:
     """Run random orders with injected faults on the embedded engine, then check every promise."""
-    from saga_cli.chaos import run_chaos  # noqa: PLC0415  (only this command needs it)
+    from saga_cli.chaos import default_workers, run_chaos  # noqa: PLC0415  (only this command needs it)
 
     try:
         with views.ChaosProgress(sagas, quiet=as_json) as progress:
-            report = run_chaos(sagas, seed, concurrency, on_result=progress.advance, stock_shards=stock_shards)
+            report = run_chaos(
+                sagas,
+                seed,
+                concurrency,
+                on_result=progress.advance,
+                stock_shards=stock_shards,
+                workers=workers or default_workers(sagas),
+            )
     except (TargetError, EngineError) as exc:
         raise fail(str(exc), 1) from None
     views.chaos(report, as_json)

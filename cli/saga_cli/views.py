@@ -233,6 +233,7 @@ def chaos(report: ChaosReport, as_json: bool) -> None:
     else:
         typer.echo(
             f"Sagas: {report.sagas} (seed {report.seed}, {summary['sagasPerSecond']}/s,"
+            f" {report.workers} worker{'s' if report.workers > 1 else ''} of {report.concurrency} at once,"
             f" {report.stock_shards} stock shard{'s' if report.stock_shards > 1 else ''} per SKU)"
         )
         typer.echo("Orders: " + ", ".join(f"{kind} {n}" for kind, n in summary["orderKinds"].items()))
