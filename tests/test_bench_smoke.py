@@ -41,6 +41,8 @@ def test_the_last_line_holds_every_figure(report: tuple[dict[str, Any], Path]) -
         "overheadRatio",
         "importMs",
         "importBoto3Ms",
+        "libraryImportMs",
+        "libraryImportRatio",
         "packageBytes",
         "transitions",
         "dynamodbWrites",
@@ -51,6 +53,8 @@ def test_the_last_line_holds_every_figure(report: tuple[dict[str, Any], Path]) -
     assert 0.2 < figures["overheadRatio"] < 20
     assert set(figures["workloads"]) == {"happy", "mix"}
     assert figures["importMs"] is None and figures["importBoto3Ms"] is None, "--import-runs 0 measures none"
+    assert figures["libraryImportMs"] is None and figures["libraryImportRatio"] is None
+    assert figures["libraryPackages"] is None
     sizes = figures["packageBytes"]
     assert sizes is None or set(load().functions) <= set(sizes), figures["packageNote"]
     assert figures["prices"]["checked"] == prices.PRICES_CHECKED
@@ -186,3 +190,46 @@ def test_a_function_import_is_timed_without_bytecode() -> None:
     )
 
     assert 1 < ms < 60_000
+
+
+def test_cold_starts_time_each_library_list_once_a_round(monkeypatch: pytest.MonkeyPatch) -> None:
+    template = load()
+    timed: list[str] = []
+    fake_ms = {"boto3": 1000.0, "app": 1500.0, "boto3.session, pydantic": 1300.0}
+
+    def import_ms(module: str, path: list[Path], extra_env: dict[str, str] | None = None) -> float:
+        timed.append(module)
+        return fake_ms[module]
+
+    monkeypatch.setattr(bench_packages, "import_ms", import_ms)
+    monkeypatch.setattr(bench_packages, "library_modules", lambda path, env: ["boto3.session", "pydantic"])
+
+    figures = bench_packages.cold_starts(template, runs=2, progress=lambda _: None)
+
+    functions = len(template.functions)
+    assert timed.count("boto3") == 2 and timed.count("app") == 2 * functions
+    assert timed.count("boto3.session, pydantic") == 2, "one list shared by every function: timed once a round"
+    assert figures["importRatio"] == dict.fromkeys(template.functions, 1.5)
+    assert figures["libraryImportMs"] == dict.fromkeys(template.functions, 1300.0)
+    assert figures["libraryImportRatio"] == dict.fromkeys(template.functions, 1.3)
+    assert figures["libraryPackages"] == {name: ["boto3", "pydantic"] for name in template.functions}
+    assert set(figures) == set(bench_packages.no_imports()), "no_imports() gives every key, as None"
+
+
+def test_the_cold_start_table_shows_the_libraries_and_ours(report: tuple[dict[str, Any], Path]) -> None:
+    figures, _ = report
+    figures = figures | {
+        "importRuns": 5,
+        "importBoto3Ms": 1000.0,
+        "importMs": {"ShipOrderFunction": 1500.0},
+        "importRatio": {"ShipOrderFunction": 1.5},
+        "libraryImportMs": {"ShipOrderFunction": 1330.0},
+        "libraryImportRatio": {"ShipOrderFunction": 1.33},
+    }
+
+    lines = render(figures)
+
+    header = next(line for line in lines if line.startswith("function / layer"))
+    assert header.split()[5:] == ["x", "boto3", "libraries", "ours", "ms", "bytes"], header
+    row = next(line for line in lines if line.startswith("ShipOrderFunction"))
+    assert row.split()[1:5] == ["1500", "1.50", "1.33", "170"], row

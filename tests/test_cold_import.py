@@ -1,10 +1,12 @@
-"""A function's cold import loads what it uses: X-Ray traces botocore only, nothing else is imported to patch."""
+"""A function's cold import loads what it uses: X-Ray traces botocore only, nothing else is imported to patch;
+and the libraries it loads, imported alone, load the same modules but ours."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from saga_cli import bench_packages
 from saga_cli.template import load
@@ -29,3 +31,47 @@ def test_a_function_imports_with_tracing_on_and_patches_only_botocore() -> None:
     patched, imported = done.stdout.strip().splitlines()[-2:]
     assert patched == "['botocore']"
     assert imported == "[]"
+
+
+def test_the_libraries_a_function_loads_are_every_third_party_module_and_none_of_ours() -> None:
+    template = load()
+    function = template.functions["ShipOrderFunction"]
+    path = [function.code_uri, *template.layer_dirs]
+    env = bench_packages.lambda_environment(template, "ShipOrderFunction")
+
+    modules = bench_packages.library_modules(path, env)
+
+    packages = {name.partition(".")[0] for name in modules}
+    assert {"boto3", "botocore", "pydantic", "aws_lambda_powertools"} <= packages
+    assert "aws_xray_sdk" in packages, "Powertools' Tracer, built on import, loads the X-Ray SDK"
+    assert "aws_lambda_powertools.utilities.idempotency" in modules, "submodules, not only the top packages"
+    assert not packages & {"app", "order_saga"}
+    assert not packages & sys.stdlib_module_names
+    assert len(modules) == len(set(modules))
+
+
+def test_importing_the_libraries_alone_loads_what_the_function_loads_but_ours() -> None:
+    template = load()
+    function = template.functions["ShipOrderFunction"]
+    path = [function.code_uri, *template.layer_dirs]
+    env = bench_packages.lambda_environment(template, "ShipOrderFunction")
+    libraries = ", ".join(bench_packages.library_modules(path, env))
+
+    loaded_by_app = _loaded("import app", path, env)
+    loaded_by_libraries = _loaded(f"import {libraries}", path, env)
+
+    assert loaded_by_app - loaded_by_libraries == {"app", "order_saga"} | {
+        name for name in loaded_by_app if name.startswith("order_saga.")
+    }
+    assert loaded_by_libraries <= loaded_by_app
+
+
+def _loaded(statement: str, path: list[Path], variables: dict[str, str]) -> set[str]:
+    """The names ``statement`` adds to ``sys.modules`` in a fresh interpreter with the function's variables."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "AWS_", "POWERTOOLS_"))}
+    env |= variables | {"PYTHONPATH": os.pathsep.join(str(p) for p in path), "PYTHONDONTWRITEBYTECODE": "1"}
+    probe = f"import sys\nbefore = set(sys.modules)\n{statement}\nprint(*(m for m in sys.modules if m not in before))\n"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True, timeout=120
+    )
+    return set(done.stdout.split())

@@ -1,18 +1,21 @@
 """What ships, measured for ``saga bench``: each function's cold import and the bytes ``sam build`` left.
 
 - Cold start: each function's ``import app`` in a fresh interpreter with no ``.pyc`` (as Lambda runs a
-  ``sam build`` package), next to a bare ``import boto3`` measured the same way in the same run.
+  ``sam build`` package), next to a bare ``import boto3`` measured the same way in the same run, and next to
+  the third-party modules that ``import app`` loads imported alone ("libraries"): what is left is ours.
 - Size: the unzipped bytes of each function and layer in ``.aws-sam/build``, and whether they are older
   than the source.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,28 @@ from saga_cli.template import ROOT, SagaTemplate
 
 BUILD_DIR = ROOT / ".aws-sam" / "build"
 _IMPORT_TIMER = "import time\nt = time.perf_counter()\nimport {module}\nprint((time.perf_counter() - t) * 1000)\n"
+#: Our own modules: the function's ``app`` and the layer's package.
+OURS = ("app", "order_saga")
+# Every module, not only each top-level package, that ``import app`` newly loaded and that is neither the
+# standard library nor ours, in the order ``sys.modules`` holds them (the order their imports finished, so
+# each comes after what it imports). The top-level packages alone load about two thirds of them
+# (``aws_lambda_powertools`` does not import its idempotency or parser), so importing only those would
+# flatter the libraries; importing all of them loads exactly what ``import app`` loads, ours aside, standard
+# library included. Aliases (a name whose module calls itself something else, e.g. ``__mp_main__``) and
+# names no import statement can spell are left out: importing the rest loads them again. The X-Ray SDK is
+# in the list although nothing imports it at the top: Powertools' Tracer, which ``import app`` builds,
+# loads it. What the libraries do when our code calls them (the Tracer patching botocore, pydantic building
+# our models) is not importing them, so it counts as ours.
+_LIBRARY_PROBE = """\
+import sys
+before = set(sys.modules)
+import app
+for name, module in list(sys.modules.items()):
+    top = name.partition(".")[0]
+    if (name not in before and top not in sys.stdlib_module_names and top not in {ours!r}
+            and getattr(module, "__name__", None) == name and all(p.isidentifier() for p in name.split("."))):
+        print(name)
+"""
 
 
 class ImportFailed(Exception):
@@ -43,7 +68,17 @@ def lambda_environment(template: SagaTemplate, logical_id: str) -> dict[str, str
 
 
 def import_ms(module: str, path: list[Path], extra_env: dict[str, str] | None = None) -> float:
-    """Milliseconds to import ``module`` in a fresh interpreter that finds no bytecode cache."""
+    """Milliseconds to import ``module`` (or ``"a, b.c"``) in a fresh interpreter that finds no bytecode cache."""
+    return float(_fresh(_IMPORT_TIMER.format(module=module), f"import {module}", path, extra_env)[-1])
+
+
+def library_modules(path: list[Path], extra_env: dict[str, str] | None = None) -> list[str]:
+    """The third-party modules ``import app`` loads, in the order their import began (run once, not timed)."""
+    return _fresh(_LIBRARY_PROBE.format(ours=OURS), "import app", path, extra_env)
+
+
+def _fresh(code: str, what: str, path: list[Path], extra_env: dict[str, str] | None) -> list[str]:
+    """The lines ``code`` prints, run in a fresh interpreter that finds no bytecode cache."""
     with tempfile.TemporaryDirectory(prefix="saga-pycache-") as cache:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "AWS_", "POWERTOOLS_"))}
         env |= extra_env or {}
@@ -53,7 +88,7 @@ def import_ms(module: str, path: list[Path], extra_env: dict[str, str] | None = 
             "PYTHONPYCACHEPREFIX": cache,  # an empty cache: no .pyc is found, as in a sam build package
         }
         done = subprocess.run(  # noqa: S603  (our own interpreter, fixed arguments)
-            [sys.executable, "-B", "-c", _IMPORT_TIMER.format(module=module)],
+            [sys.executable, "-B", "-c", code],
             env=env,
             capture_output=True,
             text=True,
@@ -61,28 +96,48 @@ def import_ms(module: str, path: list[Path], extra_env: dict[str, str] | None = 
             timeout=120,
         )
     if done.returncode != 0:
-        raise ImportFailed(f"import {module} failed: {done.stderr.strip().splitlines()[-1:]}")
-    return float(done.stdout.strip().splitlines()[-1])
+        raise ImportFailed(
+            f"{textwrap.shorten(what, 80, placeholder=' ...')} failed: {done.stderr.strip().splitlines()[-1:]}"
+        )
+    return done.stdout.strip().splitlines()
 
 
 def cold_starts(template: SagaTemplate, runs: int, progress: Callable[[str], None]) -> dict[str, Any]:
-    """Median import time of each function and of boto3, measured in turns so that load hits all alike."""
-    times: dict[str, list[float]] = {name: [] for name in ["boto3", *template.functions]}
+    """Median import time of each function, of the libraries it loads and of boto3, measured in turns so that
+    load hits all alike."""
+    progress("cold start: the libraries each function loads")
+    setups = {
+        name: ([f.code_uri, *template.layer_dirs], lambda_environment(template, name))
+        for name, f in template.functions.items()
+    }
+    libraries = {name: tuple(library_modules(*setup)) for name, setup in setups.items()}
+    # Each distinct list is timed once a round, in the environment of the first function that loads it: the
+    # functions' variables differ only in their name and folder, whose values no library reads on import.
+    distinct = list(dict.fromkeys(libraries.values()))
+    turns: dict[str, Callable[[], float]] = {"boto3": functools.partial(import_ms, "boto3", [])}
+    for name, (path, env) in setups.items():
+        turns[name] = functools.partial(import_ms, "app", path, env)
+        key = f"libraries {distinct.index(libraries[name])}"
+        if key not in turns and libraries[name]:
+            turns[key] = functools.partial(import_ms, ", ".join(libraries[name]), path, env)
+    times: dict[str, list[float]] = {key: [] for key in turns}
     for run in range(runs):
         progress(f"cold start: round {run + 1} of {runs}")
-        for name, values in times.items():
-            if name == "boto3":
-                values.append(import_ms("boto3", []))
-            else:
-                function = template.functions[name]
-                path = [function.code_uri, *template.layer_dirs]
-                values.append(import_ms("app", path, lambda_environment(template, name)))
-    medians = {name: round(statistics.median(values), 1) for name, values in times.items()}
-    boto3_ms = medians.pop("boto3")
+        for key, turn in turns.items():
+            times[key].append(turn())
+    medians = {key: round(statistics.median(values), 1) for key, values in times.items()}
+    boto3_ms = medians["boto3"]
+    function_ms = {name: medians[name] for name in template.functions}
+    library_ms = {name: medians.get(f"libraries {distinct.index(modules)}", 0.0) for name, modules in libraries.items()}
     return {
-        "importMs": medians,
+        "importMs": function_ms,
         "importBoto3Ms": boto3_ms,
-        "importRatio": {name: round(ms / boto3_ms, 2) for name, ms in medians.items()},
+        "importRatio": {name: round(ms / boto3_ms, 2) for name, ms in function_ms.items()},
+        "libraryImportMs": library_ms,
+        "libraryImportRatio": {name: round(ms / boto3_ms, 2) for name, ms in library_ms.items()},
+        "libraryPackages": {
+            name: list(dict.fromkeys(m.partition(".")[0] for m in ms)) for name, ms in libraries.items()
+        },
         "importRuns": runs,
     }
 
@@ -120,4 +175,6 @@ def _stale(template: SagaTemplate, build: Path) -> list[str]:
 
 
 def no_imports() -> dict[str, Any]:
-    return {"importMs": None, "importBoto3Ms": None, "importRatio": None, "importRuns": 0}
+    return dict.fromkeys(
+        ["importMs", "importBoto3Ms", "importRatio", "libraryImportMs", "libraryImportRatio", "libraryPackages"]
+    ) | {"importRuns": 0}
