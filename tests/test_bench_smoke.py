@@ -101,7 +101,7 @@ def test_the_four_goals_are_judged_each_with_limit_value_and_verdict() -> None:
         "layers": {"SagaLayer": 10_553_787},
     }
     assert bench_report._goal_line(goals) == (
-        "Goals: overheadRatio 1.08 on the happy path (goal <= 1.10: met), 1.12 on the mix (goal <= 1.15: met); "
+        "Goals: overheadRatio 1.080 on the happy path (goal <= 1.10: met), 1.120 on the mix (goal <= 1.15: met); "
         "slowest import 1.25 x boto3, ShipOrderFunction (goal <= 1.30 x boto3: met); "
         "layers 10,553,787 bytes (goal <= 12,000,000 bytes: met)"
     )
@@ -121,6 +121,16 @@ def test_each_goal_can_fail_on_its_own() -> None:
     assert goals["importRatio"]["met"] is False and goals["importRatio"]["slowest"] == "CreateOrderFunction"
     assert goals["layerBytes"]["value"] == 12_000_001 and goals["layerBytes"]["met"] is False
     assert bench_report._goal_line(goals).count("NOT met") == 3
+
+
+def test_a_ratio_just_over_its_limit_does_not_print_as_the_limit() -> None:
+    figures = judged_report(
+        overheadRatio=1.101, workloads={"happy": {"overheadRatio": 1.101}, "mix": {"overheadRatio": 1.153}}
+    )
+
+    line = bench_report._goal_line(bench_report.goals(figures, []))
+
+    assert "1.101 on the happy path (goal <= 1.10: NOT met), 1.153 on the mix (goal <= 1.15: NOT met)" in line
 
 
 @pytest.mark.parametrize("sizes", [None, {}, {"CreateOrderFunction": 400}, {"SagaLayer": None}])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from collections import Counter
 from types import SimpleNamespace
 from typing import Any
@@ -13,7 +14,7 @@ from typer.testing import CliRunner
 from order_saga.models import LineItem, OrderRecord, OrderStatus, ReservationState
 from order_saga.store import SagaStore
 from saga_cli import parallel
-from saga_cli.chaos import SAGAS_PER_WORKER, default_workers, run_chaos
+from saga_cli.chaos import SAGAS_PER_WORKER, default_workers, random_order, run_chaos
 from saga_cli.faults import KINDS, FaultPlan
 from saga_cli.invariants import check
 from saga_cli.main import app
@@ -72,15 +73,16 @@ def test_workers_share_the_orders_and_every_promise_is_checked_in_each() -> None
     seen: list[str] = []
 
     split = run_chaos(sagas=300, seed=4, concurrency=8, workers=2, on_result=lambda r: seen.append(r.name))
-    whole = run_chaos(sagas=300, seed=4, concurrency=8)
 
     summary = split.to_json()
     assert summary["workers"] == 2 and "--workers 2" in summary["replay"]
     assert summary["violations"] == 0, summary["firstViolations"]
     assert sorted(seen) == sorted(f"chaos-4-{n:06d}" for n in range(300)), "every result reached the caller"
-    assert summary["orderKinds"] == whole.to_json()["orderKinds"], "the same orders, however split"
+    rng = random.Random(4)
+    kinds = Counter(random_order(rng, 4, n)[0] for n in range(300))
+    assert summary["orderKinds"] == dict(sorted(kinds.items())), "the same orders as one engine would run"
     assert sum(summary["outcomes"].values()) == 300
-    assert summary["faultsInjected"]["duplicate"] > 0 and summary["redriven"] == whole.redriven
+    assert summary["faultsInjected"]["duplicate"] > 0 and summary["faultsInjected"]["hot-sku-conflict"] > 0
 
 
 def test_violations_found_by_any_worker_are_reported(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -73,7 +73,7 @@ def import_ms(module: str, path: list[Path], extra_env: dict[str, str] | None = 
 
 
 def library_modules(path: list[Path], extra_env: dict[str, str] | None = None) -> list[str]:
-    """The third-party modules ``import app`` loads, in the order their import began (run once, not timed)."""
+    """The third-party modules ``import app`` loads, as ``sys.modules`` orders them (run once, not timed)."""
     return _fresh(_LIBRARY_PROBE.format(ours=OURS), "import app", path, extra_env)
 
 

@@ -89,11 +89,11 @@ def render(report: dict[str, Any]) -> list[str]:
         ratio = (report["importRatio"] or {}).get(name)
         library_ms = (report["libraryImportMs"] or {}).get(name)
         library_ratio = (report["libraryImportRatio"] or {}).get(name)
-        ours = None if ms is None or library_ms is None else ms - library_ms
+        ours = None if ms is None or library_ms is None else round(ms - library_ms)  # an int: no "-0"
         size = sizes.get(name)
         lines.append(
             f"{name:<36}{'' if ms is None else f'{ms:.0f}':>10}{'' if ratio is None else f'{ratio:.2f}':>9}"
-            f"{'' if library_ratio is None else f'{library_ratio:.2f}':>11}{'' if ours is None else f'{ours:.0f}':>9}"
+            f"{'' if library_ratio is None else f'{library_ratio:.2f}':>11}{'' if ours is None else ours:>9}"
             f"{'' if size is None else f'{size:,}':>12}"
         )
     lines.append(f"({report['packageNote']})")
@@ -135,8 +135,8 @@ def _goal_line(goals: dict[str, Any]) -> str:
     happy, mix = goals["overheadRatio"], goals["mixOverheadRatio"]
     imports, layers = goals["importRatio"], goals["layerBytes"]
     parts = [
-        f"overheadRatio {happy['value']:.2f} on the happy path {_verdict(happy, '{:.2f}')}, "
-        f"{mix['value']:.2f} on the mix {_verdict(mix, '{:.2f}')}",
+        f"overheadRatio {happy['value']:.3f} on the happy path {_verdict(happy, '{:.2f}')}, "
+        f"{mix['value']:.3f} on the mix {_verdict(mix, '{:.2f}')}",
         f"slowest import {imports['value']:.2f} x boto3, {imports['slowest']} {_verdict(imports, '{:.2f} x boto3')}"
         if imports["value"] is not None
         else f"imports not measured (goal <= {imports['limit']:.2f} x boto3; --import-runs 0)",
