@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import time
 
 import pytest
 
@@ -21,6 +23,11 @@ def fail_in_worker(message: str) -> None:
 
 def die_in_worker() -> None:
     os._exit(3)
+
+
+def wait_for_ctrl_c() -> None:
+    parallel.send(os.getpid())
+    time.sleep(60)
 
 
 def test_each_job_runs_in_its_own_process_and_every_item_comes_back() -> None:
@@ -46,6 +53,18 @@ def test_a_failing_job_raises_its_exception_here_with_its_traceback() -> None:
 def test_a_worker_that_dies_without_a_word_is_reported() -> None:
     with pytest.raises(parallel.WorkerDied, match="worker 0 ended with exit code 3"):
         parallel.run(die_in_worker, [()], lambda _item: None)
+
+
+def test_ctrl_c_ends_a_worker_quietly(capfd: pytest.CaptureFixture[str]) -> None:
+    def interrupt(pid: int) -> None:
+        os.kill(pid, signal.SIGINT)
+
+    began = time.monotonic()
+    with pytest.raises(parallel.WorkerDied, match="exit code 130"):
+        parallel.run(wait_for_ctrl_c, [()], interrupt)
+
+    assert time.monotonic() - began < 30, "the worker stopped at once, not after its job"
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_usable_cpus_is_at_least_one() -> None:

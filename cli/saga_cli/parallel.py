@@ -8,7 +8,9 @@ Processes are spawned, never forked: the engine holds threads and moto's mocks, 
 half-way. A job's items (``send``) and its result come back over its own pipe, in the order it sent them.
 If a job fails, the others are stopped and its exception is raised here, with the job's traceback as a note;
 a worker that ends without a word (killed, out of memory) raises ``WorkerDied``.
-Ctrl-C reaches every process of the terminal's group: the workers exit quietly and the parent handles it.
+Ctrl-C reaches every process of the terminal's group: the workers exit quietly (they start with SIGINT
+ignored, then set a handler that exits) and the parent handles it; a worker whose parent is gone ends at its
+next message.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import pickle
 import signal
 import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from multiprocessing import connection
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -47,8 +50,16 @@ def usable_cpus() -> int:
 def send(item: Any) -> None:
     """From inside a job, on any of its threads: hand ``item`` to the parent's ``on_item``."""
     assert _outbox is not None, "send() is for jobs that parallel.run started"
-    with _outbox_lock:
-        _outbox.send(("item", item))
+    _post(_outbox, ("item", item))
+
+
+def _post(outbox: Connection, message: tuple[str, Any]) -> None:
+    """Send to the parent; if it is gone (Ctrl-C ended it), there is no one to work for: end quietly."""
+    try:
+        with _outbox_lock:
+            outbox.send(message)
+    except OSError:  # BrokenPipeError and its kin
+        os._exit(1)
 
 
 def run(job: Callable[..., R], arguments: Sequence[tuple[Any, ...]], on_item: Callable[[Any], None]) -> list[R]:
@@ -66,9 +77,10 @@ def run(job: Callable[..., R], arguments: Sequence[tuple[Any, ...]], on_item: Ca
         for index, ((_, sender), args) in enumerate(zip(pipes, arguments, strict=True))
     ]
     try:
-        for worker, (_, sender) in zip(workers, pipes, strict=True):
-            worker.start()
-            sender.close()  # the worker has its copy: the pipe ends when the worker does
+        with _sigint_ignored():  # until a worker sets its own handler, Ctrl-C must not print its traceback
+            for worker, (_, sender) in zip(workers, pipes, strict=True):
+                worker.start()
+                sender.close()  # the worker has its copy: the pipe ends when the worker does
         results: dict[int, R] = _collect(workers, [receiver for receiver, _ in pipes], on_item)
     finally:
         for worker in workers:
@@ -110,6 +122,20 @@ def _collect(
     return results
 
 
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored here, so that processes started meanwhile start with it ignored (an ignored signal
+    stays ignored across exec, and Python then installs no handler of its own)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers; a caller on another thread keeps the default
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _work(outbox: Connection, job: Callable[..., Any], args: tuple[Any, ...]) -> None:
     global _outbox  # noqa: PLW0603 (one per worker process)
     _outbox = outbox
@@ -125,6 +151,5 @@ def _work(outbox: Connection, job: Callable[..., Any], args: tuple[Any, ...]) ->
         message: tuple[str, Any] = ("error", payload)
     else:
         message = ("result", result)
-    with _outbox_lock:
-        outbox.send(message)
+    _post(outbox, message)
     outbox.close()
