@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -65,6 +67,15 @@ def test_ctrl_c_ends_a_worker_quietly(capfd: pytest.CaptureFixture[str]) -> None
 
     assert time.monotonic() - began < 30, "the worker stopped at once, not after its job"
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_job_that_cannot_start_stops_those_already_started() -> None:
+    unpicklable = threading.Lock()
+
+    with pytest.raises(TypeError, match="pickle"):
+        parallel.run(square_and_send, [(2, 0), (unpicklable, 0)], lambda _item: None)
+
+    assert multiprocessing.active_children() == [], "the first worker was stopped and reaped"
 
 
 def test_usable_cpus_is_at_least_one() -> None:

@@ -86,9 +86,11 @@ def run(job: Callable[..., R], arguments: Sequence[tuple[Any, ...]], on_item: Ca
         for worker in workers:
             if worker.is_alive():
                 worker.terminate()
-            worker.join()
-        for receiver, _ in pipes:
+            if worker.pid is not None:  # started (a failed start leaves the rest unstarted)
+                worker.join()
+        for receiver, sender in pipes:
             receiver.close()
+            sender.close()  # a no-op once closed
     return [results[index] for index in range(len(workers))]
 
 
