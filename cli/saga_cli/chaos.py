@@ -216,7 +216,8 @@ def run_chaos(
 ) -> ChaosReport:
     """``sagas`` random orders from ``seed``; with ``workers`` > 1, order i goes to process i mod workers, each
     process with its own engine and tables (stock in proportion to its share), ``concurrency`` at once in
-    each. Faults depend only on the seed and the order, so every order meets the same faults either way."""
+    each. Faults depend only on the seed and the order, so every order meets the same faults either way.
+    ``state_dir`` is for one engine only; workers' engines live in throwaway folders."""
     rng = random.Random(seed)  # noqa: S311 (reproducible test data, not security)
     orders = [random_order(rng, seed, index) for index in range(sagas)]
     workers = min(workers, sagas)
