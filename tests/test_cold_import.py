@@ -3,8 +3,6 @@ and the libraries it loads, imported alone, load the same modules but ours."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,13 +20,11 @@ _PROBE = (
 def test_a_function_imports_with_tracing_on_and_patches_only_botocore() -> None:
     template = load()
     function = template.functions["ShipOrderFunction"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "AWS_", "POWERTOOLS_"))}
-    env |= bench_packages.lambda_environment(template, "ShipOrderFunction")
-    env["PYTHONPATH"] = os.pathsep.join(str(p) for p in [function.code_uri, *template.layer_dirs])
-    done = subprocess.run(
-        [sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, check=True, timeout=120
-    )
-    patched, imported = done.stdout.strip().splitlines()[-2:]
+    env = bench_packages.lambda_environment(template, "ShipOrderFunction")
+    path = [function.code_uri, *template.layer_dirs]
+
+    patched, imported = bench_packages.fresh_output(_PROBE, "import app", path, env)[-2:]
+
     assert patched == "['botocore']"
     assert imported == "[]"
 
@@ -68,10 +64,5 @@ def test_importing_the_libraries_alone_loads_what_the_function_loads_but_ours() 
 
 def _loaded(statement: str, path: list[Path], variables: dict[str, str]) -> set[str]:
     """The names ``statement`` adds to ``sys.modules`` in a fresh interpreter with the function's variables."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "AWS_", "POWERTOOLS_"))}
-    env |= variables | {"PYTHONPATH": os.pathsep.join(str(p) for p in path), "PYTHONDONTWRITEBYTECODE": "1"}
     probe = f"import sys\nbefore = set(sys.modules)\n{statement}\nprint(*(m for m in sys.modules if m not in before))\n"
-    done = subprocess.run(
-        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True, timeout=120
-    )
-    return set(done.stdout.split())
+    return set(bench_packages.fresh_output(probe, statement, path, variables)[-1].split())

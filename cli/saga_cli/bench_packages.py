@@ -69,16 +69,18 @@ def lambda_environment(template: SagaTemplate, logical_id: str) -> dict[str, str
 
 def import_ms(module: str, path: list[Path], extra_env: dict[str, str] | None = None) -> float:
     """Milliseconds to import ``module`` (or ``"a, b.c"``) in a fresh interpreter that finds no bytecode cache."""
-    return float(_fresh(_IMPORT_TIMER.format(module=module), f"import {module}", path, extra_env)[-1])
+    return float(fresh_output(_IMPORT_TIMER.format(module=module), f"import {module}", path, extra_env)[-1])
 
 
 def library_modules(path: list[Path], extra_env: dict[str, str] | None = None) -> list[str]:
     """The third-party modules ``import app`` loads, as ``sys.modules`` orders them (run once, not timed)."""
-    return _fresh(_LIBRARY_PROBE.format(ours=OURS), "import app", path, extra_env)
+    return fresh_output(_LIBRARY_PROBE.format(ours=OURS), "import app", path, extra_env)
 
 
-def _fresh(code: str, what: str, path: list[Path], extra_env: dict[str, str] | None) -> list[str]:
-    """The lines ``code`` prints, run in a fresh interpreter that finds no bytecode cache."""
+def fresh_output(code: str, what: str, path: list[Path], extra_env: dict[str, str] | None) -> list[str]:
+    """The lines ``code`` prints, run in a fresh interpreter that finds no bytecode cache, with ``path`` as its
+    PYTHONPATH and ``extra_env`` (e.g. ``lambda_environment``) over this environment less its Python, AWS
+    and Powertools variables; ``ImportFailed`` names ``what`` when it fails."""
     with tempfile.TemporaryDirectory(prefix="saga-pycache-") as cache:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "AWS_", "POWERTOOLS_"))}
         env |= extra_env or {}
@@ -111,16 +113,15 @@ def cold_starts(template: SagaTemplate, runs: int, progress: Callable[[str], Non
         for name, f in template.functions.items()
     }
     libraries = {name: tuple(library_modules(*setup)) for name, setup in setups.items()}
-    # Each distinct list is timed once a round, in the environment of the first function that loads it: the
-    # functions' variables differ only in their name and folder, whose values no library reads on import.
-    distinct = list(dict.fromkeys(libraries.values()))
-    turns: dict[str, Callable[[], float]] = {"boto3": functools.partial(import_ms, "boto3", [])}
+    # Each distinct list (the key of its turn) is timed once a round, in the environment of the first function
+    # that loads it: the functions' variables differ only in their name and folder, whose values no library
+    # reads on import.
+    turns: dict[str | tuple[str, ...], Callable[[], float]] = {"boto3": functools.partial(import_ms, "boto3", [])}
     for name, (path, env) in setups.items():
         turns[name] = functools.partial(import_ms, "app", path, env)
-        key = f"libraries {distinct.index(libraries[name])}"
-        if key not in turns and libraries[name]:
-            turns[key] = functools.partial(import_ms, ", ".join(libraries[name]), path, env)
-    times: dict[str, list[float]] = {key: [] for key in turns}
+        if libraries[name]:
+            turns.setdefault(libraries[name], functools.partial(import_ms, ", ".join(libraries[name]), path, env))
+    times: dict[str | tuple[str, ...], list[float]] = {key: [] for key in turns}
     for run in range(runs):
         progress(f"cold start: round {run + 1} of {runs}")
         for key, turn in turns.items():
@@ -128,7 +129,7 @@ def cold_starts(template: SagaTemplate, runs: int, progress: Callable[[str], Non
     medians = {key: round(statistics.median(values), 1) for key, values in times.items()}
     boto3_ms = medians["boto3"]
     function_ms = {name: medians[name] for name in template.functions}
-    library_ms = {name: medians.get(f"libraries {distinct.index(modules)}", 0.0) for name, modules in libraries.items()}
+    library_ms = {name: medians.get(modules, 0.0) for name, modules in libraries.items()}
     return {
         "importMs": function_ms,
         "importBoto3Ms": boto3_ms,
