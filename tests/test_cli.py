@@ -249,7 +249,7 @@ def test_embedded_engine_can_use_an_external_dynamodb(state: Path, loopback_aws:
 
 def test_console_script_never_shows_a_traceback(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "saga_cli.main", "run", "nope", "--state-dir", str(tmp_path)],
+        [Path(sys.executable).with_name("saga"), "run", "nope", "--state-dir", str(tmp_path)],
         capture_output=True,
         text=True,
         check=False,

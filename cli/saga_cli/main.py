@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from saga_cli import commands_measure, commands_sagas, interrupts
+from saga_cli import commands_measure, commands_sagas
 from saga_cli.cli_app import app, register, target_command
 
 # Import the app from here: only once this module has run does it have its commands.
-__all__ = ["app", "main"]
+__all__ = ["app"]
 
 # target_command: the commands that talk to a target, with the shared target options as ``options``.
 target_command(commands_sagas.run)
@@ -22,12 +22,3 @@ register(commands_sagas.chaos)
 register(commands_measure.bench)
 register(commands_measure.capacity)
 target_command(commands_sagas.graph)
-
-
-def main() -> None:  # pragma: no cover - ``python -m saga_cli.main``; the console script is console.main
-    interrupts.install()
-    app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
