@@ -106,6 +106,18 @@ def test_violations_found_by_any_worker_are_reported(monkeypatch: pytest.MonkeyP
     assert conserved and max(conserved.values()) == 2, f"each worker checks its own stock: {conserved}"
 
 
+def test_a_worker_that_dies_is_one_line_and_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    def killed(*_args: Any) -> list[Any]:
+        raise parallel.WorkerDied("worker 1 ended with exit code -9 and no result")
+
+    monkeypatch.setattr(parallel, "run", killed)
+
+    result = CliRunner().invoke(app, ["chaos", "--sagas", "2", "--workers", "2"])
+
+    assert result.exit_code == 1
+    assert result.stderr == "saga: worker 1 ended with exit code -9 and no result\n"
+
+
 def test_default_workers_one_per_cpu_and_per_250_sagas(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parallel, "usable_cpus", lambda: 4)
 

@@ -260,6 +260,7 @@ def chaos(
 ) -> None:
     """Run random orders with injected faults on the embedded engine, then check every promise."""
     from saga_cli.chaos import default_workers, run_chaos  # noqa: PLC0415  (only this command needs it)
+    from saga_cli.parallel import WorkerDied  # noqa: PLC0415
 
     try:
         with views.ChaosProgress(sagas, quiet=as_json) as progress:
@@ -271,7 +272,7 @@ def chaos(
                 stock_shards=stock_shards,
                 workers=workers or default_workers(sagas),
             )
-    except (TargetError, EngineError) as exc:
+    except (TargetError, EngineError, WorkerDied) as exc:
         raise fail(str(exc), 1) from None
     views.chaos(report, as_json)
     if report.violations:
