@@ -1,5 +1,6 @@
-"""A function's cold import loads what it uses: X-Ray traces botocore only, nothing else is imported to patch;
-and the libraries it loads, imported alone, load the same modules but ours."""
+"""A function's cold import loads what it uses: X-Ray traces botocore only, nothing else is imported to patch
+(nor asyncio, which wrapt 2 would import); and the libraries it loads, imported alone, load the same modules
+but ours."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ from saga_cli.template import load
 
 _PROBE = (
     "import sys, app\n"
+    "import botocore.client\n"
     "from aws_xray_sdk.core import patcher\n"
     "print(sorted(patcher._PATCHED_MODULES))\n"
-    "print(sorted(m for m in ('requests', 'sqlite3', 'httpx', 'sqlalchemy', 'pymongo') if m in sys.modules))\n"
+    "print(type(botocore.client.BaseClient.__dict__['_make_api_call']).__name__)\n"
+    "unused = ('requests', 'sqlite3', 'httpx', 'sqlalchemy', 'pymongo', 'asyncio')\n"
+    "print(sorted(m for m in unused if m in sys.modules))\n"
 )
 
 
@@ -23,9 +27,11 @@ def test_a_function_imports_with_tracing_on_and_patches_only_botocore() -> None:
     env = bench_packages.lambda_environment(template, "ShipOrderFunction")
     path = [function.code_uri, *template.layer_dirs]
 
-    patched, imported = bench_packages.fresh_output(_PROBE, "import app", path, env)[-2:]
+    patched, api_call, imported = bench_packages.fresh_output(_PROBE, "import app", path, env)[-3:]
 
     assert patched == "['botocore']"
+    # Every AWS call goes through the X-Ray SDK's wrapper (wrapt's), so it is traced
+    assert api_call == "FunctionWrapper"
     assert imported == "[]"
 
 

@@ -504,14 +504,15 @@ def requirements_by_name(lines: list[str]) -> dict[str, Requirement]:
     return found
 
 
-def test_the_layer_pins_the_same_powertools_and_pydantic_as_pyproject(template: SagaTemplate) -> None:
+def test_the_layer_pins_the_same_libraries_as_pyproject(template: SagaTemplate) -> None:
     # Given the layer's requirements (what Lambda runs) and the project's dependencies (what tests run)
     (layer_dir,) = template.layer_dirs
     layer = requirements_by_name((layer_dir / "requirements.txt").read_text(encoding="utf-8").splitlines())
     project = requirements_by_name(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
 
-    # When the pins of the libraries the handlers are written against are compared
-    for name in ("aws-lambda-powertools", "pydantic"):
+    # When the pins of the libraries the handlers are written against (and of wrapt, pinned for the cold
+    # import) are compared, and every library the layer pins
+    for name in {"aws-lambda-powertools", "pydantic", "wrapt", *layer}:
         # Then both name the same exact version, with the same extras
         assert name in layer, f"{name} is missing from the layer's requirements"
         assert name in project, f"{name} is missing from pyproject.toml's dependencies"
