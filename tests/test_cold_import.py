@@ -1,6 +1,6 @@
 """A function's cold import loads what it uses: X-Ray traces botocore only, nothing else is imported to patch
-(nor asyncio, which wrapt 2 would import); and the libraries it loads, imported alone, load the same modules
-but ours."""
+(nor asyncio, which wrapt 2 would import), no distribution is scanned for pydantic plugins; and the libraries
+it loads, imported alone, load the same modules but ours."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ _PROBE = (
     "from aws_xray_sdk.core import patcher\n"
     "print(sorted(patcher._PATCHED_MODULES))\n"
     "print(type(botocore.client.BaseClient.__dict__['_make_api_call']).__name__)\n"
+    "from pydantic.plugin import _loader\n"
+    "print(_loader._plugins)\n"
     "unused = ('requests', 'sqlite3', 'httpx', 'sqlalchemy', 'pymongo', 'asyncio')\n"
     "print(sorted(m for m in unused if m in sys.modules))\n"
 )
@@ -27,11 +29,13 @@ def test_a_function_imports_with_tracing_on_and_patches_only_botocore() -> None:
     env = bench_packages.lambda_environment(template, "ShipOrderFunction")
     path = [function.code_uri, *template.layer_dirs]
 
-    patched, api_call, imported = bench_packages.fresh_output(_PROBE, "import app", path, env)[-3:]
+    patched, api_call, plugins, imported = bench_packages.fresh_output(_PROBE, "import app", path, env)[-4:]
 
     assert patched == "['botocore']"
     # Every AWS call goes through the X-Ray SDK's wrapper (wrapt's), so it is traced
     assert api_call == "FunctionWrapper"
+    # Building the models did not scan every installed distribution for pydantic plugins
+    assert plugins == "None"
     assert imported == "[]"
 
 
