@@ -1,6 +1,7 @@
 """Check `sam build`'s output: every function and layer of template.yaml is there, the layer's compiled
 dependencies were built for the functions' Python and CPU (a wrong wheel only fails when Lambda imports it),
-and the layer carries no AWS SDK of its own (the runtime's is the one copy: layer/Makefile).
+the layer carries no AWS SDK of its own (the runtime's is the one copy: layer/Makefile), and any bytecode in
+it is what Lambda would use (the runtime's Python, no timestamp check), not dead weight.
 
 Run by `make build` (and `make build-local`, with the build folder as argument); exits 1 with one line per
 problem.
@@ -18,6 +19,10 @@ BUILD = ROOT / ".aws-sam" / "build"
 PLATFORMS = {"arm64": "aarch64", "x86_64": "x86_64"}
 #: What the Lambda runtime ships, and a layer must therefore not carry a second copy of.
 RUNTIME_SDK = ("boto3", "botocore", "s3transfer")
+#: A .pyc's header: magic, flags, then a timestamp and size or a source hash (PEP 552). In the flags word,
+#: bit 0 set = hash-based, bit 1 set = checked against the source.
+PYC_HEADER_BYTES = 16
+UNCHECKED_HASH = 0b01
 
 
 def problems(build: Path = BUILD) -> list[str]:
@@ -45,7 +50,29 @@ def problems(build: Path = BUILD) -> list[str]:
             for sdk in RUNTIME_SDK
             if (python / sdk).exists()
         )
+        found.extend(f"{logical_id}: {problem}" for problem in _bytecode_problems(python, abi, build))
     return found
+
+
+def _bytecode_problems(python: Path, abi: str, build: Path) -> list[str]:
+    """A .pyc for another Python is never loaded; one checked against its source is checked at every cold
+    start, and recompiled in memory when packaging changed the source's timestamp. layer/Makefile makes
+    neither (one problem per kind)."""
+    compiled = sorted(python.rglob("*.pyc"))
+    other = [pyc for pyc in compiled if not pyc.name.endswith(f".{abi}.pyc")]
+    checked = [pyc for pyc in compiled if pyc not in other and _flags(pyc) != UNCHECKED_HASH]
+    found = []
+    if other:
+        found.append(f"{len(other)} .pyc not for {abi}, the runtime's Python (e.g. {other[0].relative_to(build)})")
+    if checked:
+        found.append(f"{len(checked)} .pyc not compiled unchecked-hash (e.g. {checked[0].relative_to(build)})")
+    return found
+
+
+def _flags(pyc: Path) -> int:
+    with pyc.open("rb") as f:
+        header = f.read(PYC_HEADER_BYTES)
+    return int.from_bytes(header[4:8], "little") if len(header) == PYC_HEADER_BYTES else -1
 
 
 def main() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import py_compile
 from pathlib import Path
 from types import ModuleType
 
@@ -53,4 +54,51 @@ def test_a_wheel_for_another_cpu_is_refused(check_build: ModuleType, tmp_path: P
 
     assert found == [
         "SagaLayer: SagaLayer/python/wrapt/_wrappers.cpython-312-x86_64-linux-gnu.so is not built for aarch64"
+    ]
+
+
+def _compiled(build: Path, name: str, mode: py_compile.PycInvalidationMode, tag: str = "cpython-312") -> Path:
+    """``name`` in the layer compiled (by this interpreter, whatever its version) into a .pyc tagged ``tag``."""
+    source = build / "SagaLayer" / "python" / name
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_text("VALUE = 1\n")
+    pyc = source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc"
+    py_compile.compile(str(source), cfile=str(pyc), invalidation_mode=mode, doraise=True)
+    return pyc
+
+
+def test_a_layer_compiled_for_the_runtime_unchecked_passes(check_build: ModuleType, tmp_path: Path) -> None:
+    # Given the layer compiled as `make build LAYER_BYTECODE=1` does it
+    build = _build(tmp_path, [])
+    _compiled(build, "pydantic/main.py", py_compile.PycInvalidationMode.UNCHECKED_HASH)
+
+    assert check_build.problems(build) == []
+
+
+def test_bytecode_for_another_python_is_refused(check_build: ModuleType, tmp_path: Path) -> None:
+    # Given a .pyc that Python 3.12 would never load (pip compiled it with the build machine's Python)
+    build = _build(tmp_path, [])
+    _compiled(build, "pydantic/main.py", py_compile.PycInvalidationMode.UNCHECKED_HASH, tag="cpython-311")
+
+    assert check_build.problems(build) == [
+        "SagaLayer: 1 .pyc not for cpython-312, the runtime's Python "
+        "(e.g. SagaLayer/python/pydantic/__pycache__/main.cpython-311.pyc)"
+    ]
+
+
+@pytest.mark.parametrize(
+    "mode", [py_compile.PycInvalidationMode.TIMESTAMP, py_compile.PycInvalidationMode.CHECKED_HASH]
+)
+def test_bytecode_checked_against_its_source_is_refused(
+    check_build: ModuleType, tmp_path: Path, mode: py_compile.PycInvalidationMode
+) -> None:
+    # Given .pyc files that Python compares with their source at every import (timestamps change in packaging;
+    # a checked hash reads and hashes every source file on each cold start)
+    build = _build(tmp_path, [])
+    _compiled(build, "pydantic/main.py", mode)
+    _compiled(build, "pydantic/fields.py", mode)
+
+    assert check_build.problems(build) == [
+        "SagaLayer: 2 .pyc not compiled unchecked-hash "
+        "(e.g. SagaLayer/python/pydantic/__pycache__/fields.cpython-312.pyc)"
     ]
