@@ -59,8 +59,9 @@ def _bytecode_problems(python: Path, abi: str, build: Path) -> list[str]:
     start, and recompiled in memory when packaging changed the source's timestamp. layer/Makefile makes
     neither (one problem per kind)."""
     compiled = sorted(python.rglob("*.pyc"))
-    other = [pyc for pyc in compiled if not pyc.name.endswith(f".{abi}.pyc")]
-    checked = [pyc for pyc in compiled if pyc.name.endswith(f".{abi}.pyc") and _flags(pyc) != UNCHECKED_HASH]
+    runtime = f".{abi}.pyc"
+    other = [pyc for pyc in compiled if not pyc.name.endswith(runtime)]
+    checked = [pyc for pyc in compiled if pyc.name.endswith(runtime) and _flags(pyc) != UNCHECKED_HASH]
     found = []
     if other:
         found.append(f"{len(other)} .pyc not for {abi}, the runtime's Python (e.g. {other[0].relative_to(build)})")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 from saga_cli import bench_packages
 from saga_cli.template import load
 
@@ -23,11 +25,19 @@ _PROBE = (
 )
 
 
-def test_a_function_imports_with_tracing_on_and_patches_only_botocore() -> None:
+Setup = tuple[list[Path], dict[str, str]]
+
+
+@pytest.fixture(scope="module")
+def ship_order() -> Setup:
+    """One function's import path (its folder and the layer) and the variables Lambda gives it."""
     template = load()
     function = template.functions["ShipOrderFunction"]
-    env = bench_packages.lambda_environment(template, "ShipOrderFunction")
-    path = [function.code_uri, *template.layer_dirs]
+    return [function.code_uri, *template.layer_dirs], bench_packages.lambda_environment(template, "ShipOrderFunction")
+
+
+def test_a_function_imports_with_tracing_on_and_patches_only_botocore(ship_order: Setup) -> None:
+    path, env = ship_order
 
     patched, api_call, plugins, imported = bench_packages.fresh_output(_PROBE, "import app", path, env)[-4:]
 
@@ -39,13 +49,8 @@ def test_a_function_imports_with_tracing_on_and_patches_only_botocore() -> None:
     assert imported == "[]"
 
 
-def test_the_libraries_a_function_loads_are_every_third_party_module_and_none_of_ours() -> None:
-    template = load()
-    function = template.functions["ShipOrderFunction"]
-    path = [function.code_uri, *template.layer_dirs]
-    env = bench_packages.lambda_environment(template, "ShipOrderFunction")
-
-    modules = bench_packages.library_modules(path, env)
+def test_the_libraries_a_function_loads_are_every_third_party_module_and_none_of_ours(ship_order: Setup) -> None:
+    modules = bench_packages.library_modules(*ship_order)
 
     packages = {name.partition(".")[0] for name in modules}
     assert {"boto3", "botocore", "pydantic", "aws_lambda_powertools"} <= packages
@@ -56,11 +61,8 @@ def test_the_libraries_a_function_loads_are_every_third_party_module_and_none_of
     assert len(modules) == len(set(modules))
 
 
-def test_importing_the_libraries_alone_loads_what_the_function_loads_but_ours() -> None:
-    template = load()
-    function = template.functions["ShipOrderFunction"]
-    path = [function.code_uri, *template.layer_dirs]
-    env = bench_packages.lambda_environment(template, "ShipOrderFunction")
+def test_importing_the_libraries_alone_loads_what_the_function_loads_but_ours(ship_order: Setup) -> None:
+    path, env = ship_order
     libraries = ", ".join(bench_packages.library_modules(path, env))
 
     loaded_by_app = _loaded("import app", path, env)

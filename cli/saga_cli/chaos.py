@@ -40,9 +40,9 @@ SKUS = ("WIDGET-1", "GADGET-2", "GIZMO-3")
 #: The SKU on flash sale: many orders at once for little stock, its reservations meeting TransactionConflict.
 HOT_SKU = "FLASH-1"
 #: Business outcomes mixed into the run, with their weights.
+MIX = {"happy": 62, "declined": 8, "undeliverable": 7, "out-of-stock": 6, "scarce": 4, "flash-sale": 8, "invalid": 5}
 #: Orders a worker process must have to be worth its start-up (a fresh interpreter and engine: a few seconds).
 SAGAS_PER_WORKER = 250
-MIX = {"happy": 62, "declined": 8, "undeliverable": 7, "out-of-stock": 6, "scarce": 4, "flash-sale": 8, "invalid": 5}
 _ADDRESS = {"name": "Ada Lovelace", "line1": "12 St James's Square", "city": "London", "postcode": "SW1Y 4JH"}
 
 

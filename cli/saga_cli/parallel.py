@@ -98,13 +98,13 @@ def _collect(
     workers: Sequence[BaseProcess], receivers: list[Connection], on_item: Callable[[Any], None]
 ) -> dict[int, Any]:
     """Every worker's result by index, passing items on as they come; a worker's failure raised here."""
-    index_of = {id(receiver): index for index, receiver in enumerate(receivers)}
+    index_of = {receiver: index for index, receiver in enumerate(receivers)}
     results: dict[int, Any] = {}
     open_ = list(receivers)
     while open_:
         for ready in connection.wait(open_):
             assert isinstance(ready, Connection)
-            index = index_of[id(ready)]
+            index = index_of[ready]
             try:
                 kind, payload = ready.recv()
             except EOFError:
