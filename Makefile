@@ -4,7 +4,7 @@
 #                node_modules (asl-validator)
 #   make lint    ruff, mypy, cfn-lint, sam validate --lint, checkov, statelint and asl-validator
 #   make test    lint, then pytest (what CI runs)
-#   make build   sam build (needs Python 3.12, the Lambda runtime; LAYER_BYTECODE=1 ships the layer compiled)
+#   make build   sam build (needs Python 3.12, the Lambda runtime; the layer ships compiled, LAYER_BYTECODE=0 not)
 #   make demo    run the four outcome scenarios on the embedded engine
 #   make containers       a Docker-compatible engine for SAM (podman from Debian's archive when no Docker
 #                         answers) and a stand-in for AWS's python3.12 image; make containers-stop stops it
@@ -105,9 +105,10 @@ lint: setup ## Static checks of the Python code, the template and the state mach
 test: lint ## Lint, then run the tests (what CI runs)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-# LAYER_BYTECODE=1: ship the layer compiled for python3.12 (faster cold starts, a larger layer: layer/Makefile).
-# SAM's cache knows the layer's source, not this setting, so each setting keeps its own cache.
-LAYER_BYTECODE ?= 0
+# The layer ships compiled for python3.12 (a cold init about 40 % shorter, 5 MB more layer: layer/Makefile);
+# LAYER_BYTECODE=0 leaves the bytecode out. SAM's cache knows the layer's source, not this setting, so each
+# setting keeps its own cache.
+LAYER_BYTECODE ?= 1
 BYTECODE_CACHE = $(if $(filter 1,$(LAYER_BYTECODE)),-bytecode)
 
 build: $(SAM_STAMP) $(VENV_STAMP) ## sam build into .aws-sam/build (Lambda runtime python3.12, arm64)

@@ -68,7 +68,7 @@ def _compiled(build: Path, name: str, mode: py_compile.PycInvalidationMode, tag:
 
 
 def test_a_layer_compiled_for_the_runtime_unchecked_passes(check_build: ModuleType, tmp_path: Path) -> None:
-    # Given the layer compiled as `make build LAYER_BYTECODE=1` does it
+    # Given the layer compiled as `make build` does it (LAYER_BYTECODE=1, the default)
     build = _build(tmp_path, [])
     _compiled(build, "pydantic/main.py", py_compile.PycInvalidationMode.UNCHECKED_HASH)
 

@@ -4,7 +4,8 @@
   DescribeExecution) against the same handlers called directly in sequence on the same DynamoDB, with no
   orchestrator: the limit the engine is held against. Engine and direct sagas alternate one by one, so a
   change in the machine's load hits both alike. ``overheadRatio`` = direct throughput / engine throughput.
-- Cold start and size: what ships, measured in ``bench_packages``.
+- Cold start and size: what ships, measured in ``bench_packages`` (from source) and ``shipped_init`` (as built,
+  the way Lambda runs it).
 - Per scenario, one execution each: state transitions and Lambda invocations from its history, and the
   DynamoDB requests its handlers made (idempotency records included), counted on their DynamoDB client;
   then the AWS cost per million orders on Standard and on Express at the prices in ``prices``.
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from order_saga.errors import DuplicateOrder, InvalidOrder, InventoryUnavailable, PaymentDeclined, ShippingFailed
-from saga_cli import moto_speedups, prices
+from saga_cli import moto_speedups, prices, shipped_init
 from saga_cli.bench_packages import ImportFailed, cold_starts, no_imports, package_sizes
 from saga_cli.bench_report import goals
 from saga_cli.census import census
@@ -404,6 +405,7 @@ def run(options: BenchOptions, progress: Progress) -> dict[str, Any]:
         report |= cold_starts(template, options.import_runs, progress) if options.import_runs else no_imports()
     except ImportFailed as exc:
         raise BenchError(str(exc)) from None
+    report |= shipped_init.measured_or_why(template, options.import_runs, progress)
     report |= package_sizes(template)
     memory_gb = max(f.memory_mb for f in template.functions.values()) / 1024
     for key in PER_SCENARIO:

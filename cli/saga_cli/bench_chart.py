@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 from xml.sax.saxutils import escape
 
+from saga_cli import shipped_init_report
+
 _W, _H = 900, 360
 _PANEL_TOP, _PANEL_BOTTOM = 64, 300
 _ENGINE, _DIRECT = "#1565c0", "#90caf9"
@@ -107,14 +109,17 @@ def _legend(x: float, y: float, items: list[tuple[str, str]]) -> list[str]:
 def chart_svg(report: dict[str, Any]) -> str:
     """The SVG document."""
     m = report["machine"]
+    init = shipped_init_report.svg_panel(report, _W + 50, _W + 400)  # a third panel when measured
+    width = _W + 420 if init else _W
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{_W}" height="{_H}" viewBox="0 0 {_W} {_H}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{_H}" viewBox="0 0 {width} {_H}" '
         'font-family="Helvetica, Arial, sans-serif">',
         '<rect width="100%" height="100%" fill="#ffffff"/>',
         *_throughput(report, 50, 330),
         *_costs(report, 400, _W - 20),
+        *init,
         _text(
-            _W / 2,
+            width / 2,
             _H - 8,
             f"saga bench --sagas {report['sagas']}: {m['cpus']} CPUs, Python {m['python']}; "
             f"{report['prices']['region']} prices checked {report['prices']['checked']}",
