@@ -173,8 +173,12 @@ BENCH_SAGAS ?= 300
 # Where the chart and the report go: .bench/ (untracked) unless BENCH_OUT=docs publishes them.
 BENCH_OUT ?= .bench
 
+# The cold init as Lambda runs it needs the build for this machine's CPU: build-local (x86_64) here, build on
+# arm64. The layer sizes are read from `make build`'s arm64 output, as deployed.
+HOST_BUILD = $(if $(filter x86_64,$(shell uname -m)),build-local,build)
+
 # Benchmarks are not tests: `make test` only runs a smoke check of `saga bench` on a handful of sagas.
-bench: $(VENV_STAMP) ## Measure throughput, cold starts, sizes and AWS cost; chart into .bench/ (BENCH_OUT=docs publishes)
+bench: $(VENV_STAMP) $(HOST_BUILD) ## Measure throughput, cold starts, sizes and AWS cost; chart into .bench/ (BENCH_OUT=docs publishes)
 	$(BIN)/saga bench --sagas $(BENCH_SAGAS) --chart $(BENCH_OUT)/bench.svg --save $(BENCH_OUT)/bench.json
 
 chaos: $(VENV_STAMP) ## Run many sagas with injected failures and check the invariants
