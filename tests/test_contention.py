@@ -49,6 +49,8 @@ class StockWatcher:
         while not self._stop.is_set():
             for sku, level in self.saga.store.stock(self.skus).items():
                 self.lowest[sku] = min(self.lowest[sku], level)
+            # A busy loop would hold the GIL from the executions it watches; 2 ms still samples each step.
+            self._stop.wait(0.002)
 
     def __enter__(self) -> StockWatcher:
         self._thread.start()

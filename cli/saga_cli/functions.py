@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -17,6 +18,11 @@ from order_saga.store import default_store
 from saga_cli.template import Function
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+# Executions start together and all ask for the same cold handler: functools.cache is not a lock, so without
+# one each thread would run the handler's import at once, and all but one would wait on module locks while the
+# importer competes for the GIL (seen: 50 concurrent executions stalled for minutes). One import at a time.
+_loading = threading.Lock()
 
 
 @dataclass
@@ -39,7 +45,8 @@ class LambdaContext:
 
 def load_handler(function: Function) -> Handler:
     """Import a function's handler from its file, under a module name unique to the function."""
-    return _load(function.logical_id, function.source, function.handler_name)
+    with _loading:
+        return _load(function.logical_id, function.source, function.handler_name)
 
 
 @functools.cache
