@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from saga_cli.containers import ContainersError, Local, env_vars_file, moto_server, relative, reset
-from saga_cli.functions import LambdaContext, load_handler
+from saga_cli.engine.functions import LambdaContext, load_handler
 from saga_cli.sample_events import SAMPLES, Outcome, SampleEvent
-from saga_cli.targets import TargetOptions, open_target
+from saga_cli.targets.containers import ContainersError, Local, env_vars_file, moto_server, relative, reset
+from saga_cli.targets.target import TargetOptions, open_target
 
 
 def prepare(sample: SampleEvent, url: str, state_dir: Path) -> None:

@@ -17,9 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from saga_cli.containers import ContainersError, Local, env_vars_file, free_port, moto_server, stop
-from saga_cli.engine import REGION, function_arn
-from saga_cli.lambda_endpoint import EndpointLambda
+from saga_cli.engine.embedded import REGION, function_arn
+from saga_cli.engine.lambda_endpoint import EndpointLambda
+from saga_cli.targets.containers import ContainersError, Local, env_vars_file, free_port, moto_server, stop
 from saga_cli.template import ROOT, load
 
 SCENARIOS = ("happy", "out-of-stock", "payment-declined", "shipping-failed", "invalid")

@@ -16,7 +16,7 @@ import pytest
 from moto import mock_aws
 
 from order_saga.store import SagaStore
-from saga_cli.functions import LambdaContext, load_handler, reset_clients
+from saga_cli.engine.functions import LambdaContext, load_handler, reset_clients
 from saga_cli.template import ROOT, load
 
 REGION = "eu-west-2"
@@ -141,7 +141,7 @@ def run_chain(
 @pytest.fixture
 def saga(tmp_path: Path) -> Iterator[Any]:
     """The embedded engine on a fresh state folder: the real ASL, the real handlers, moto underneath."""
-    from saga_cli.targets import TargetOptions, open_target
+    from saga_cli.targets.target import TargetOptions, open_target
 
     with open_target(TargetOptions(state_dir=tmp_path / "state")) as target:
         yield target

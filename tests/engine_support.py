@@ -6,9 +6,10 @@ import json
 import uuid
 from typing import Any
 
-from saga_cli.runner import ExecutionResult, run_many
 from saga_cli.scenarios import Start, read_input, scenario_path
-from saga_cli.targets import Target
+from saga_cli.targets.result import ExecutionResult
+from saga_cli.targets.runner import run_many
+from saga_cli.targets.target import Target
 
 BUSINESS_SCENARIOS = ("happy", "out-of-stock", "payment-declined", "shipping-failed")
 

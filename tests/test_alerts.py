@@ -16,8 +16,8 @@ import pytest
 from moto import mock_aws
 from typer.testing import CliRunner
 
-from saga_cli.alerts import RULE, AlertRule, business_outcomes, rule_pattern, status_change_event
-from saga_cli.main import app
+from saga_cli.commands.main import app
+from saga_cli.engine.alerts import RULE, AlertRule, business_outcomes, rule_pattern, status_change_event
 from saga_cli.template import ROOT, SagaTemplate, load
 
 SAMPLES = ROOT / "events" / "status-changes"

@@ -37,7 +37,7 @@ from typer.testing import CliRunner
 from conftest import SEED, execution_input, idempotency_records, read_json
 from engine_support import run
 from order_saga.errors import InvalidOrder
-from saga_cli.main import app
+from saga_cli.commands.main import app
 from saga_cli.scenarios import InputError, Start, read_input
 from saga_cli.template import ROOT
 

@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from saga_cli import bench, bench_packages, bench_report, census, prices
-from saga_cli.bench_report import render
-from saga_cli.main import app
+from saga_cli.commands.main import app
+from saga_cli.measure import bench, census, prices
+from saga_cli.measure import packages as bench_packages
+from saga_cli.measure import report as bench_report
+from saga_cli.measure.report import render
 from saga_cli.template import load
 
 SCENARIOS = {"happy", "out-of-stock", "payment-declined", "shipping-failed", "invalid"}

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from saga_cli import capacity, prices
-from saga_cli.bench import figures_per_scenario
-from saga_cli.main import app
-from saga_cli.quotas import for_region
+from saga_cli.commands.main import app
+from saga_cli.measure import capacity, prices
+from saga_cli.measure.bench import figures_per_scenario
+from saga_cli.measure.quotas import for_region
 
 #: A happy order as the census counts it (shape of ``census.census``'s result).
 HAPPY: dict[str, Any] = {

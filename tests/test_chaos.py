@@ -13,12 +13,12 @@ from typer.testing import CliRunner
 
 from order_saga.models import LineItem, OrderRecord, OrderStatus, ReservationState
 from order_saga.store import SagaStore
-from saga_cli import parallel
-from saga_cli.chaos import SAGAS_PER_WORKER, default_workers, random_order, run_chaos
-from saga_cli.faults import KINDS, FaultPlan
-from saga_cli.invariants import check
-from saga_cli.main import app
-from saga_cli.runner import ExecutionResult
+from saga_cli.chaos import parallel
+from saga_cli.chaos.faults import KINDS, FaultPlan
+from saga_cli.chaos.invariants import Violation, check
+from saga_cli.chaos.run import SAGAS_PER_WORKER, default_workers, random_order, run_chaos
+from saga_cli.commands.main import app
+from saga_cli.targets.result import ExecutionResult
 
 
 def test_a_thousand_sagas_under_faults_keep_every_promise() -> None:
@@ -231,7 +231,8 @@ def test_chaos_command_prints_one_json_summary_last() -> None:
 
 def test_chaos_command_exits_1_and_names_the_replay_on_a_violation(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        "saga_cli.chaos.check", lambda *args: [__import__("saga_cli.invariants").invariants.Violation("r", "s", "d")]
+        "saga_cli.chaos.run.check",
+        lambda *args: [Violation("r", "s", "d")],
     )
 
     result = CliRunner().invoke(app, ["chaos", "--sagas", "5", "--seed", "9"])

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from saga_cli.containers import stop
-from saga_cli.main import app
+from saga_cli.commands.main import app
+from saga_cli.targets.containers import stop
 
 SEED = json.loads((Path(__file__).parents[1] / "data" / "inventory.json").read_text())
 

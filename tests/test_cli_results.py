@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import EXECUTIONS, SEED
-from saga_cli.main import app
+from saga_cli.commands.main import app
 
 HAPPY = json.loads((EXECUTIONS / "happy.json").read_text())
 COMMANDS = ["run", "describe", "history", "stock", "list", "seed", "reset", "redrive", "chaos", "bench", "graph"]

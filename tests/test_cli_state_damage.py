@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import SEED
-from saga_cli.main import app
+from saga_cli.commands.main import app
 
 
 def saga(*args: str | Path) -> Any:

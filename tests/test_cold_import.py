@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from saga_cli import bench_packages
+from saga_cli.measure import packages as bench_packages
 from saga_cli.template import load
 
 _PROBE = (

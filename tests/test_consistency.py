@@ -29,9 +29,9 @@ from pydantic import BaseModel
 from order_saga.errors import ERRORS_BY_NAME, InvalidOrder, PaymentDeclined, ShippingFailed
 from order_saga.models import OrderRequest
 from order_saga.parsing import parse
-from saga_cli.engine import WAIT_LIMIT_SECONDS
-from saga_cli.faults import compensation_states
-from saga_cli.functions import load_handler
+from saga_cli.chaos.faults import compensation_states
+from saga_cli.engine.embedded import WAIT_LIMIT_SECONDS
+from saga_cli.engine.functions import load_handler
 from saga_cli.sample_events import SAMPLES
 from saga_cli.template import ROOT, Function, SagaTemplate, load
 

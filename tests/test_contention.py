@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from engine_support import order, run, scenario
-from saga_cli.invariants import check
-from saga_cli.targets import TargetOptions, open_target
+from saga_cli.chaos.invariants import check
+from saga_cli.targets.target import TargetOptions, open_target
 
 
 @pytest.fixture(params=[1, 4], ids=["one-stock-item", "four-stock-shards"])

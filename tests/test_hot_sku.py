@@ -21,12 +21,12 @@ from engine_support import order, run, scenario
 from order_saga.errors import InventoryUnavailable, PaymentDeclined
 from order_saga.models import LineItem, OrderStatus, ReservationState
 from order_saga.store import SagaStore, default_store, plan_takes, split_evenly, stock_key
-from saga_cli.alerts import AlertRule
-from saga_cli.faults import FaultPlan
-from saga_cli.functions import reset_clients
-from saga_cli.invariants import check, lost_to_conflicts
-from saga_cli.main import app
-from saga_cli.runner import result_of
+from saga_cli.chaos.faults import FaultPlan
+from saga_cli.chaos.invariants import check, lost_to_conflicts
+from saga_cli.commands.main import app
+from saga_cli.engine.alerts import AlertRule
+from saga_cli.engine.functions import reset_clients
+from saga_cli.targets.runner import result_of
 
 pytestmark = pytest.mark.usefixtures("shared_botocore_loader")
 

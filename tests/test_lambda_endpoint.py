@@ -15,9 +15,9 @@ from typing import Any, ClassVar
 import pytest
 from typer.testing import CliRunner
 
-from saga_cli.engine import function_arn
-from saga_cli.lambda_endpoint import EndpointLambda, is_runtime_error
-from saga_cli.main import app
+from saga_cli.commands.main import app
+from saga_cli.engine.embedded import function_arn
+from saga_cli.engine.lambda_endpoint import EndpointLambda, is_runtime_error
 
 #: Python's runtime error, as SAM's endpoint answers it: no X-Amz-Function-Error header.
 RUNTIME_ERROR = {

@@ -19,8 +19,8 @@ import pytest
 from botocore.exceptions import BotoCoreError, ClientError
 from typer.testing import CliRunner
 
-from saga_cli.engine import function_arn
-from saga_cli.main import app
+from saga_cli.commands.main import app
+from saga_cli.engine.embedded import function_arn
 from saga_cli.template import ROOT, load
 
 pytestmark = pytest.mark.localstack

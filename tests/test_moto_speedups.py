@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from saga_cli import moto_speedups
-from saga_cli.targets import TargetOptions, open_target
+from saga_cli.engine import moto_speedups
+from saga_cli.targets.target import TargetOptions, open_target
 
 
 def test_the_patch_points_are_still_there() -> None:

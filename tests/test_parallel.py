@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from saga_cli import parallel
+from saga_cli.chaos import parallel
 
 
 def square_and_send(n: int, items: int) -> int:

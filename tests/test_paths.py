@@ -15,10 +15,10 @@ from botocore.exceptions import ClientError
 
 from engine_support import order, run, scenario, steps_recorded
 from order_saga.models import OrderStatus
-from saga_cli.alerts import AlertRule
-from saga_cli.history import states_entered
-from saga_cli.invocations import Invocation, LambdaFault
-from saga_cli.redrive import unsuccessful_state
+from saga_cli.engine.alerts import AlertRule
+from saga_cli.engine.invocations import Invocation, LambdaFault
+from saga_cli.engine.redrive import unsuccessful_state
+from saga_cli.targets.history import states_entered
 
 HAPPY_PATH = ["CreateOrder", "ReserveInventory", "ChargePayment", "ShipOrder"]
 
@@ -238,7 +238,7 @@ def test_same_order_id_twice_starts_nothing_new(saga: Any) -> None:
 
 
 def test_same_order_id_in_a_later_command_is_refused_too(tmp_path: Any) -> None:
-    from saga_cli.targets import TargetOptions, open_target
+    from saga_cli.targets.target import TargetOptions, open_target
 
     options = TargetOptions(state_dir=tmp_path / "state")
     start = scenario("happy", "ord-across-commands")
@@ -377,7 +377,7 @@ def test_the_engine_redrives_a_business_outcome_as_aws_would_into_its_fail_state
 
 
 def test_saga_redrive_of_a_business_outcome_is_refused_in_one_line(saga: Any) -> None:
-    from saga_cli.redrive import NotRedrivable
+    from saga_cli.engine.redrive import NotRedrivable
 
     [declined] = run(saga, scenario("payment-declined"))
     order_before = saga.store.order_item(declined.name)
@@ -390,7 +390,7 @@ def test_saga_redrive_of_a_business_outcome_is_refused_in_one_line(saga: Any) ->
 
 
 def test_a_succeeded_execution_is_not_redrivable(saga: Any) -> None:
-    from saga_cli.redrive import NotRedrivable
+    from saga_cli.engine.redrive import NotRedrivable
 
     [done] = run(saga, scenario("happy"))
 
@@ -450,7 +450,7 @@ def test_the_unsuccessful_state_is_the_one_entered_and_never_exited(
 
 
 def test_an_execution_whose_states_all_exited_has_nothing_to_redrive() -> None:
-    from saga_cli.redrive import NotRedrivable
+    from saga_cli.engine.redrive import NotRedrivable
 
     with pytest.raises(NotRedrivable, match="nothing to resume"):
         unsuccessful_state([_entered("Task", "ShipOrder"), _exited("Task", "ShipOrder")])

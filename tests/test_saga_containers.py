@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from saga_cli.containers import reset
-from saga_cli.main import app
+from saga_cli.commands.main import app
+from saga_cli.targets.containers import reset
 
 pytestmark = pytest.mark.containers
 

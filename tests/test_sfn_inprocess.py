@@ -8,8 +8,8 @@ import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 
 from engine_support import BUSINESS_SCENARIOS, run, scenario
-from saga_cli.sfn_inprocess import IN_PROCESS, InProcessStepFunctions
-from saga_cli.targets import Target
+from saga_cli.engine.sfn_inprocess import IN_PROCESS, InProcessStepFunctions
+from saga_cli.targets.target import Target
 
 
 def _without_metadata(response: dict[str, Any]) -> dict[str, Any]:

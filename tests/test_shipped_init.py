@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from saga_cli import bench_chart, bench_report, shipped_init, shipped_init_report
+from saga_cli.measure import chart as bench_chart
+from saga_cli.measure import report as bench_report
+from saga_cli.measure import shipped_init, shipped_init_report
 from saga_cli.template import load
 
 BUILT_TEMPLATE = """\

@@ -19,8 +19,8 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import EXECUTIONS, SEED
-from saga_cli.main import app
-from saga_cli.state import StateFolder
+from saga_cli.commands.main import app
+from saga_cli.engine.state import StateFolder
 
 SAGA = Path(sys.executable).with_name("saga")
 HAPPY = json.loads((EXECUTIONS / "happy.json").read_text())
