@@ -106,7 +106,13 @@ lint: setup ## Static checks of the Python code, the template and the state mach
 	$(BIN)/actionlint .github/workflows/*.yml
 	$(BIN)/zizmor --offline --no-progress .github/workflows
 
+# A linked worktree shares its hooks folder with every worktree of the repository, whose checkouts may have
+# no .pre-commit-config.yaml (then each commit there would fail): install from the main checkout only.
 hooks: $(VENV_STAMP) $(NODE_STAMP) ## Install the pre-commit hooks (local ones, over .venv and node_modules)
+	@if [ "$$(git rev-parse --git-dir)" != "$$(git rev-parse --git-common-dir)" ]; then \
+		echo "make hooks: this is a linked worktree, and hooks are shared by every worktree: run it in the main checkout" >&2; \
+		exit 1; \
+	fi
 	$(BIN)/pre-commit install
 
 test: lint ## Lint, then run the tests (what CI runs)
