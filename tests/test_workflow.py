@@ -220,3 +220,14 @@ def test_make_lint_runs_actionlint_and_zizmor_on_the_workflows() -> None:
     recipe = text.split("\nlint:", 1)[1].split("\n\n", 1)[0]
     assert re.search(r"actionlint \.github/workflows/", recipe)
     assert re.search(r"zizmor --offline .*\.github/workflows", recipe)
+
+
+def test_the_readme_shows_every_job_of_the_workflow() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## CI\n", 1)
+    assert len(section) == 2, "the README has no CI section"
+    body = section[1].split("\n## ", 1)[0]
+    for job in jobs():
+        assert f"`{job}`" in body, f"the README's CI section does not show job {job}"
+    for command in ("make lint", "make test", "make hooks", "pre-commit run --all-files"):
+        assert command in body
