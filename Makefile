@@ -2,7 +2,9 @@
 #
 #   make setup   create .venv (project + dev tools), .venv-sam (SAM CLI), .venv-checkov (checkov) and
 #                node_modules (asl-validator)
-#   make lint    ruff, mypy, cfn-lint, sam validate --lint, checkov, statelint and asl-validator
+#   make lint    ruff, mypy, cfn-lint, sam validate --lint, checkov, statelint, asl-validator, and actionlint
+#                and zizmor on .github/workflows/
+#   make hooks   install the pre-commit hooks (.pre-commit-config.yaml: local, over .venv and node_modules)
 #   make test    lint, then pytest (what CI runs)
 #   make build   sam build (needs Python 3.12, the Lambda runtime; the layer ships compiled, LAYER_BYTECODE=0 not)
 #   make demo    run the four outcome scenarios on the embedded engine
@@ -57,7 +59,7 @@ python_dir = $(shell \
 PY312_DIR = $(call python_dir,3.12)
 PY313_DIR = $(call python_dir,3.13)
 
-.PHONY: help setup lint test build demo bench chaos clean distclean containers containers-stop build-local \
+.PHONY: help setup lint hooks test build demo bench chaos clean distclean containers containers-stop build-local \
 	invoke saga-containers localstack localstack-deploy localstack-check localstack-stop
 
 help: ## List the targets
@@ -101,6 +103,17 @@ lint: setup ## Static checks of the Python code, the template and the state mach
 	@echo "checkov: no finding outside .checkov.baseline"
 	$(BIN)/statelint --ignore=URI $(ASL)
 	node_modules/.bin/asl-validator --json-path $(ASL)
+	$(BIN)/actionlint .github/workflows/*.yml
+	$(BIN)/zizmor --offline --no-progress .github/workflows
+
+# A linked worktree shares its hooks folder with every worktree of the repository, whose checkouts may have
+# no .pre-commit-config.yaml (then each commit there would fail): install from the main checkout only.
+hooks: $(VENV_STAMP) $(NODE_STAMP) ## Install the pre-commit hooks (local ones, over .venv and node_modules)
+	@if [ "$$(git rev-parse --git-dir)" != "$$(git rev-parse --git-common-dir)" ]; then \
+		echo "make hooks: this is a linked worktree, and hooks are shared by every worktree: run it in the main checkout" >&2; \
+		exit 1; \
+	fi
+	$(BIN)/pre-commit install
 
 test: lint ## Lint, then run the tests (what CI runs)
 	$(BIN)/pytest $(PYTEST_ARGS)
