@@ -7,6 +7,9 @@ export CONTAINERS_CONF="$state/containers.conf"
 export CONTAINERS_STORAGE_CONF="$state/storage.conf"
 # SAM looks the base image up by this name (--skip-pull-image uses a local image of that name).
 base_image="public.ecr.aws/lambda/python:3.12-x86_64"
+# What the host LocalStack runs python3.12 functions on: the base image with the built layer at /opt
+# (scripts/localstack/layer-image.sh).
+layer_image="localhost/order-saga-localstack-runtime:python3.12"
 # A container that keeps the project's bridge (and the gateway address the table endpoint binds to) up.
 keeper="order-saga-bridge"
 network="order-saga"

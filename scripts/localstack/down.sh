@@ -11,5 +11,10 @@ if kill "$pid" 2>/dev/null; then
 	for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
 	kill -9 "$pid" 2>/dev/null || true
 fi
-rm -f "$pidfile" "$root/.localstack/no-executions"
+rm -f "$pidfile"
+# The functions' containers it may have left (LocalStack names them localstack-main-lambda-...).
+source "$root/scripts/containers/common.sh"
+if podman_answers; then
+	podman ps -aq --filter name=localstack-main-lambda- | xargs -r podman rm -f >/dev/null 2>&1 || true
+fi
 echo "localstack: stopped"
