@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import py_compile
 from pathlib import Path
 from types import ModuleType
@@ -10,15 +9,12 @@ from types import ModuleType
 import pytest
 
 from saga_cli.template import ROOT, load
+from script_support import load_script
 
 
 @pytest.fixture(scope="module")
 def check_build() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("check_build", ROOT / "scripts" / "check_build.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/check_build.py")
 
 
 def _build(tmp_path: Path, extra: list[str]) -> Path:

@@ -9,7 +9,6 @@ LocalStack's: a test fails if LocalStack's side of the protocol moves.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import queue
@@ -28,6 +27,7 @@ from types import ModuleType
 import pytest
 
 from saga_cli.template import ROOT
+from script_support import load_script
 
 INIT = ROOT / "scripts" / "localstack" / "init.py"
 LOCALSTACK_VENV = ROOT / ".venv-localstack"
@@ -197,11 +197,7 @@ def test_it_applies_the_permissions_localstack_asks_for(start_init, tmp_path: Pa
 
 
 def stand_in() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("localstack_init", INIT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("scripts/localstack/init.py")
 
 
 def test_it_is_pinned_to_the_localstack_the_project_installs() -> None:

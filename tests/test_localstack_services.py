@@ -7,30 +7,21 @@ LocalStack nor docker-compose.yml enabled: here a resource whose service is not 
 from __future__ import annotations
 
 import copy
-import importlib.util
 import re
 import subprocess
 import sys
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
 
 from saga_cli.template import ROOT, load
+from script_support import load_script
 
 SCRIPT = ROOT / "scripts" / "localstack" / "services.py"
 
 
-def services_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("localstack_services", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-services = services_module()
+services = load_script("scripts/localstack/services.py")
 
 
 def resources() -> dict[str, Any]:
