@@ -14,7 +14,7 @@ from script_support import load_script
 
 @pytest.fixture(scope="module")
 def check_build() -> ModuleType:
-    return load_script("scripts/check_build.py")
+    return load_script(ROOT / "scripts" / "check_build.py")
 
 
 def _build(tmp_path: Path, extra: list[str]) -> Path:

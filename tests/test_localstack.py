@@ -84,9 +84,14 @@ def stored_order(stack: dict[str, str], order_id: str) -> dict[str, Any] | None:
     return None if item is None else {k: next(iter(v.values())) for k, v in item.items()}
 
 
+def new_order(scenario: str = "happy.json", **changes: Any) -> dict[str, Any]:
+    """A sample execution input under an order id of its own (the stack outlives each test)."""
+    data = json.loads((EXECUTIONS / scenario).read_text(encoding="utf-8"))
+    return data | {"orderId": f"ls-{uuid.uuid4().hex[:12]}"} | changes
+
+
 def order_input(tmp_path: Path, **changes: Any) -> Path:
-    data = json.loads((EXECUTIONS / "happy.json").read_text(encoding="utf-8"))
-    data |= {"orderId": f"ls-{uuid.uuid4().hex[:12]}"} | changes
+    data = new_order(**changes)
     path = tmp_path / f"{data['orderId']}.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     return path
@@ -174,15 +179,15 @@ def test_every_scenario_ends_on_localstack_as_on_the_embedded_engine(stack, tmp_
 def test_history_of_a_deployed_execution_comes_from_localstack(stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     [run, _stock] = json_lines(saga("run", "--input", order_input(tmp_path), "--json", "--endpoint-url", URL).stdout)
 
-    history = saga("history", run["executionArn"], "--endpoint-url", URL)
+    printed = saga("history", run["executionArn"], "--endpoint-url", URL)
 
-    assert history.exit_code == 0
-    events = client("stepfunctions").get_execution_history(executionArn=run["executionArn"])["events"]
-    entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
-    assert entered == ["CreateOrder", "ReserveInventory", "ChargePayment", "ShipOrder"]
-    for state in entered:
-        assert state in history.stdout
-    assert history.stdout.count("\n") >= len(events), "a line per event"
+    assert printed.exit_code == 0
+    events = history(run["executionArn"])
+    states = entered(events)
+    assert states == ["CreateOrder", "ReserveInventory", "ChargePayment", "ShipOrder"]
+    for state in states:
+        assert state in printed.stdout
+    assert printed.stdout.count("\n") >= len(events), "a line per event"
 
 
 def test_the_same_order_id_again_moves_nothing(stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -228,13 +233,18 @@ def history(arn: str) -> list[dict[str, Any]]:
     return client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)["events"]
 
 
-def start(stack: dict[str, str], tmp_path: Path, scenario: str = "happy.json") -> tuple[str, str]:
-    data = json.loads((EXECUTIONS / scenario).read_text(encoding="utf-8"))
-    name = f"ls-{uuid.uuid4().hex[:12]}"
+def entered(events: list[dict[str, Any]]) -> list[str]:
+    """The names of the states an execution entered, in order."""
+    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+
+
+def start(stack: dict[str, str], scenario: str = "happy.json") -> tuple[str, str]:
+    """Start an execution through boto3 (not saga, which waits for it): its order id and ARN."""
+    data = new_order(scenario)
     started = client("stepfunctions").start_execution(
-        stateMachineArn=stack["StateMachineArn"], name=name, input=json.dumps(data | {"orderId": name})
+        stateMachineArn=stack["StateMachineArn"], name=data["orderId"], input=json.dumps(data)
     )
-    return name, started["executionArn"]
+    return data["orderId"], started["executionArn"]
 
 
 def finished(arn: str) -> dict[str, Any] | None:
@@ -242,12 +252,12 @@ def finished(arn: str) -> dict[str, Any] | None:
     return None if described["status"] == "RUNNING" else described
 
 
-def test_a_throttled_lambda_is_absorbed_by_the_retry(stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_throttled_lambda_is_absorbed_by_the_retry(stack) -> None:  # type: ignore[no-untyped-def]
     # Given ShipOrder's function may not run at all (reserved concurrency 0: Lambda throttles every call)
     functions = client("lambda")
     functions.put_function_concurrency(FunctionName=stack["ShipOrderFunction"], ReservedConcurrentExecutions=0)
     try:
-        name, arn = start(stack, tmp_path)
+        name, arn = start(stack)
         # When the execution's first attempt at ShipOrder is throttled
         throttled = wait_for(
             lambda: [e for e in history(arn) if e["type"] == "TaskFailed"],
@@ -261,17 +271,16 @@ def test_a_throttled_lambda_is_absorbed_by_the_retry(stack, tmp_path: Path) -> N
     assert wait_for(lambda: finished(arn), 60)["status"] == "SUCCEEDED"
     order = stored_order(stack, name)
     assert order is not None and order["status"] == "SHIPPED"
-    entered = [e["stateEnteredEventDetails"]["name"] for e in history(arn) if "stateEnteredEventDetails" in e]
-    assert entered.count("ShipOrder") == 1, "a Retry, not a second entry into the state"
+    assert entered(history(arn)).count("ShipOrder") == 1, "a Retry, not a second entry into the state"
 
 
-def test_redrive_is_where_localstack_differs_from_aws_it_answers_501(stack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_redrive_is_where_localstack_differs_from_aws_it_answers_501(stack) -> None:  # type: ignore[no-untyped-def]
     # Given an execution that failed at a compensation's Task (ReleaseInventory may not run, so every attempt
     # is throttled until the Retry gives up): on AWS, the execution a redrive resumes
     functions = client("lambda")
     functions.put_function_concurrency(FunctionName=stack["ReleaseInventoryFunction"], ReservedConcurrentExecutions=0)
     try:
-        name, arn = start(stack, tmp_path, "payment_declined.json")
+        name, arn = start(stack, "payment_declined.json")
         failed = wait_for(lambda: finished(arn), 180)
     finally:
         functions.delete_function_concurrency(FunctionName=stack["ReleaseInventoryFunction"])

@@ -82,6 +82,12 @@ class Init:
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.status == 200
 
+    def answer(self, request_id: str, event: dict[str, object]) -> tuple[str, bytes]:
+        """Invoke, pass over the logs report, and return the report of the response or error."""
+        self.invoke(request_id, event)
+        self.next_report()  # logs
+        return self.next_report()
+
 
 @pytest.fixture
 def start_init(tmp_path: Path) -> Iterator[object]:
@@ -152,16 +158,12 @@ def test_a_function_error_goes_to_the_error_route_with_the_runtimes_body(start_i
     init = start_init()
     init.next_report()  # ready
 
-    init.invoke("req-2", {"fail": True})
-    init.next_report()  # logs
+    path, body = init.answer("req-2", {"fail": True})
 
-    path, body = init.next_report()
     assert path == f"/_localstack_lambda/{ENV_ID}/invocations/req-2/error"
     assert json.loads(body)["errorType"] == "PaymentDeclined"
     # And the next invocation is served by the same runtime
-    init.invoke("req-3", {"n": 3})
-    init.next_report()
-    assert init.next_report()[0].endswith("/invocations/req-3/response")
+    assert init.answer("req-3", {"n": 3})[0].endswith("/invocations/req-3/response")
 
 
 def test_a_runtime_that_dies_at_init_is_reported_as_a_failed_start(start_init) -> None:  # type: ignore[no-untyped-def]
@@ -178,10 +180,8 @@ def test_a_runtime_that_dies_mid_invocation_answers_that_invocation_with_an_erro
     init = start_init()
     init.next_report()  # ready
 
-    init.invoke("req-4", {"exit": True})
-    init.next_report()  # logs
+    path, body = init.answer("req-4", {"exit": True})
 
-    path, body = init.next_report()
     assert path.endswith("/invocations/req-4/error")
     assert "exited with status 3" in json.loads(body)["errorMessage"]
 
@@ -197,7 +197,7 @@ def test_it_applies_the_permissions_localstack_asks_for(start_init, tmp_path: Pa
 
 
 def stand_in() -> ModuleType:
-    return load_script("scripts/localstack/init.py")
+    return load_script(INIT)
 
 
 def test_it_is_pinned_to_the_localstack_the_project_installs() -> None:

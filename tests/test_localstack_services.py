@@ -19,9 +19,7 @@ from saga_cli.template import ROOT, load
 from script_support import load_script
 
 SCRIPT = ROOT / "scripts" / "localstack" / "services.py"
-
-
-services = load_script("scripts/localstack/services.py")
+services = load_script(SCRIPT)
 
 
 def resources() -> dict[str, Any]:
