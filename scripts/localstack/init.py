@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import select
 import subprocess
 import sys
 import threading
@@ -46,8 +47,9 @@ BOOTSTRAP = os.environ.get("ORDER_SAGA_INIT_BOOTSTRAP", "/var/runtime/bootstrap"
 invocations: queue.Queue[dict[str, str]] = queue.Queue()
 started = threading.Event()  # the runtime has asked for its first invocation
 in_flight: set[str] = set()  # handed to the runtime, not answered yet
-logs: list[str] = []
+logs: list[bytes] = []  # what the runtime wrote since the last invocation's logs were reported
 logs_lock = threading.Lock()
+output = -1  # the read end of the runtime's stdout and stderr (non-blocking)
 
 
 def report(route: str, key: str, body: bytes) -> None:
@@ -56,9 +58,27 @@ def report(route: str, key: str, body: bytes) -> None:
     urllib.request.urlopen(request, timeout=30).close()  # noqa: S310
 
 
-def report_logs(request_id: str) -> None:
+def drain() -> bool:
+    """Move what the runtime has written so far into logs and the container's output; False once it closed."""
     with logs_lock:
-        text = "".join(logs)
+        while True:
+            try:
+                chunk = os.read(output, 65536)
+            except BlockingIOError:
+                return True
+            if not chunk:
+                return False
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+            logs.append(chunk)
+
+
+def report_logs(request_id: str) -> None:
+    # The runtime wrote its lines before it posted its answer, so they are in the pipe now: drain it here
+    # rather than trust the reading loop to have got there first (else they land in the next invocation).
+    drain()
+    with logs_lock:
+        text = b"".join(logs).decode(errors="replace")
         logs.clear()
     report("logs", request_id, json.dumps({"logs": text}).encode())
 
@@ -130,23 +150,22 @@ def serve(address: str, handler: type[Handler]) -> None:
 
 
 def main() -> int:
+    global output  # noqa: PLW0603 (set once, before any request is served)
     for path in json.loads(os.environ.get("LOCALSTACK_CHMOD_PATHS") or "[]"):
         Path(path["path"]).chmod(int(path["mode"], 8))
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    output = read_end
     serve(RUNTIME_API, RuntimeApi)
     serve(LISTEN, LocalStackSide)
     runtime = subprocess.Popen(  # noqa: S603 (the image's own bootstrap)
-        [BOOTSTRAP],
-        env={**os.environ, "AWS_LAMBDA_RUNTIME_API": RUNTIME_API},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        [BOOTSTRAP], env={**os.environ, "AWS_LAMBDA_RUNTIME_API": RUNTIME_API}, stdout=write_end, stderr=write_end
     )
-    assert runtime.stdout is not None
-    for line in runtime.stdout:  # kept for the invocation's logs, and in the container's own output
-        sys.stdout.write(line)
-        sys.stdout.flush()
-        with logs_lock:
-            logs.append(line)
+    os.close(write_end)
+    while True:  # keeps the container's output current between invocations
+        select.select([output], [], [])
+        if not drain():
+            break
     code = runtime.wait()
     # Whatever LocalStack still waits for learns why, rather than waiting out its 905 s.
     error = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": f"the runtime exited with status {code}"})
