@@ -227,9 +227,11 @@ def localstack_source() -> dict[str, str]:
 
 LIST_SOURCES = """
 import importlib.metadata, importlib.util, json
-base = "localstack.services.lambda_.invocation."
-names = ("executor_endpoint", "execution_environment", "docker_runtime_executor")
-files = {name: importlib.util.find_spec(base + name).origin for name in names}
+base = "localstack.services.lambda_."
+names = ("packages",) + tuple(
+    "invocation." + name for name in ("executor_endpoint", "execution_environment", "docker_runtime_executor")
+)
+files = {name.rpartition(".")[2]: importlib.util.find_spec(base + name).origin for name in names}
 print(json.dumps({"version": importlib.metadata.version("localstack-core"), **files}))
 """
 
@@ -258,6 +260,8 @@ def test_localstacks_routes_port_and_payload_are_the_ones_the_stand_in_speaks(lo
     for variable in ("LOCALSTACK_RUNTIME_ID", "LOCALSTACK_RUNTIME_ENDPOINT", "AWS_LAMBDA_FUNCTION_TIMEOUT", "_HANDLER"):
         assert f'"{variable}"' in environment, variable
     assert 'container_config.env_vars["LOCALSTACK_CHMOD_PATHS"]' in executor
-    # And where it must stand: the container's entrypoint, overwritten by LAMBDA_INIT_BIN_PATH
+    # And where it must stand: the container's entrypoint, which LocalStack takes from the folder it installs
+    # its init into (up.sh puts the stand-in there, which also marks it installed), copied whole to /
     assert 'RAPID_ENTRYPOINT = "/var/rapid/init"' in executor
-    assert 'config.LAMBDA_INIT_BIN_PATH, "/var/rapid/init"' in executor
+    assert 'self.container_name, f"{str(get_runtime_client_path())}/.", "/"' in executor
+    assert 'return os.path.join(install_dir, "var", "rapid", "init")' in localstack_source["packages"]
